@@ -1,0 +1,43 @@
+"""Deep Image Prior reconstruction algorithms for TomoPy.
+
+Use a method as a TomoPy algorithm::
+
+    rec = tomopy.recon(proj, theta, center=c, algorithm=tomopy_dip.tv_dip, num_iter=1000)
+
+or without TomoPy, with the same arguments::
+
+    rec = tomopy_dip.recon(proj, theta, center=c, algorithm=tomopy_dip.tv_dip, num_iter=1000)
+
+:func:`reconstruct` is the lower-level API that also returns the per-iteration history.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from .engine import Reconstruction, reconstruct
+from .fbp import fbp
+from .geometry import Geometry
+from .methods import METHODS
+from .metrics import psnr, ssim
+from .projector import RayTransform, get_operator
+from .tomopy_plugin import make_algorithm, recon
+from .pretrain import pretrain
+
+__version__ = "0.1.0"
+
+logging.getLogger(__name__).addHandler(logging.NullHandler())
+
+#: TomoPy callables by name.
+ALGORITHMS = {name: make_algorithm(m) for name, m in METHODS.items()}
+dip = ALGORITHMS["dip"]
+tv_dip = ALGORITHMS["tv_dip"]
+aseqdip = ALGORITHMS["aseqdip"]
+edip = ALGORITHMS["edip"]
+edip_fe = ALGORITHMS["edip_fe"]
+
+__all__ = [
+    "dip", "tv_dip", "aseqdip", "recon", "reconstruct", "Reconstruction", "Geometry",
+    "RayTransform", "get_operator", "fbp", "psnr", "ssim", "make_algorithm", "ALGORITHMS",
+    "__version__", "edip", "edip_fe", "pretrain",
+]

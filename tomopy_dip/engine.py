@@ -1,0 +1,423 @@
+"""The fitting engine shared by every method of the package.
+
+:func:`reconstruct` is the documented lower-level API: it takes sinograms in TomoPy's layout,
+returns the images in the input's units plus the per-iteration history. The TomoPy callables
+(:mod:`tomopy_dip.tomopy_plugin`) are thin wrappers around it.
+
+How a batch of slices is fitted
+-------------------------------
+1. Each slice gets a :class:`~tomopy_dip.geometry.Geometry`; slices sharing one share a
+   :class:`~tomopy_dip.projector.RayTransform`.
+2. Data scaling: ``s`` = the 99.9th percentile of ``|FBP(y)|``; the network fits ``y / s`` so it
+   works at unit scale whatever the input's units, and the result is multiplied by ``s``.
+3. Loss per slice (``N = sqrt(num_gridx * num_gridy)``, ``x = f(z)`` at unit scale)::
+
+       mean((A x - y/s)^2) / N^2  +  tv_weight * TV(x) / N  [+ ae_weight * mean((x - z)^2)]
+
+   The data term is a mean squared error in image units (ray sums divided by the grid size)
+   and ``TV / N`` is the continuum total variation, so ``tv_weight`` means the same for any
+   number of views, image size and data units.
+4. Adam on the trainable parameters, gradient-norm clipping per slice, and selection of the
+   iterate of minimum loss (``select="min_loss"``) or the last one.
+
+Slices are seeded from their own data (``seed``, sinogram bytes and centre), so a slice's
+result does not depend on which other slices share its call or batch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from .fbp import fbp
+from .geometry import Geometry
+from .methods.base import Method
+from .networks import UNet
+from .options import Options, parse_options
+from .projector import RayTransform, get_operator
+from .regularizers import tv_aniso
+
+__all__ = ["reconstruct", "Reconstruction", "slice_geometries", "check_sinograms", "COMPUTE_LOCK"]
+
+log = logging.getLogger(__name__)
+
+#: Serialises fitting across threads: concurrent calls (e.g. TomoPy's thread pool) share the
+#: machine's cores instead of multiplying torch's threads by the number of callers.
+COMPUTE_LOCK = threading.RLock()
+
+#: Pixels per batch when ``batch_size`` is not given (grouped convolutions pay off for small images).
+_BATCH_PIXELS = 4 * 128 * 128
+
+
+@dataclass
+class Reconstruction:
+    """Result of :func:`reconstruct`.
+
+    Attributes
+    ----------
+    images : numpy.ndarray
+        ``(nslices, num_gridx, num_gridy)`` float32, in the input's units (2-D for 2-D input).
+    history : dict of numpy.ndarray
+        Per-iteration ``"loss"``, ``"data"``, ``"tv"`` and ``"ae"`` terms, shape ``(n_iter,
+        nslices)``; ``"seconds"`` since the start of each slice's batch, shape ``(n_iter,
+        nslices)``. Terms are at unit data scale.
+    iteration : numpy.ndarray
+        For each slice, the iteration whose image was returned.
+    scale : numpy.ndarray
+        The data scale ``s`` of each slice.
+    interrupted : bool
+        True when Ctrl-C stopped the fit early.
+    """
+
+    images: np.ndarray
+    history: dict[str, np.ndarray]
+    iteration: np.ndarray
+    scale: np.ndarray
+    interrupted: bool = False
+    geometries: list = field(default_factory=list, repr=False)
+
+
+# ---------------------------------------------------------------------------- validation
+def check_sinograms(tomo: Any, theta: Any, name: str = "tomo") -> tuple[np.ndarray, np.ndarray, bool]:
+    """Validate sinograms ``(nslices, nproj, ndet)`` or ``(nproj, ndet)`` and angles.
+
+    Returns float32 sinograms (3-D, a copy only when needed: never written), float64 angles and
+    whether the input was 2-D.
+    """
+    if isinstance(tomo, torch.Tensor):
+        tomo = tomo.detach().cpu().numpy()
+    arr = np.asarray(tomo)
+    if arr.dtype.kind not in "fiu" or arr.dtype == np.bool_:
+        raise TypeError(f"{name} must be a real numeric array, got dtype {arr.dtype}")
+    if arr.ndim not in (2, 3):
+        raise ValueError(
+            f"{name} must be 3-D (nslices, nproj, ndet) or 2-D (nproj, ndet), got shape {arr.shape}"
+        )
+    two_d = arr.ndim == 2
+    if two_d:
+        arr = arr[None]
+    if min(arr.shape) < 1 or arr.shape[2] < 2:
+        raise ValueError(f"{name} must have at least one angle and two detector pixels, got shape {arr.shape}")
+    arr = np.asarray(arr, dtype=np.float32)
+    if not np.all(np.isfinite(arr)):
+        bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
+        raise ValueError(f"{name} contains {bad} non-finite values (NaN or inf); clean them first")
+    th = np.asarray(theta, dtype=np.float64) if not isinstance(theta, torch.Tensor) else theta.cpu().numpy()
+    th = np.asarray(th, dtype=np.float64)
+    if th.ndim != 1:
+        raise ValueError(f"theta must be 1-D (nproj,) in radians, got shape {th.shape}")
+    if th.size != arr.shape[1]:
+        raise ValueError(
+            f"theta has {th.size} angles but {name} has {arr.shape[1]} projections (axis -2)"
+        )
+    if not np.all(np.isfinite(th)):
+        raise ValueError("theta contains non-finite values")
+    return arr, th, two_d
+
+
+def _centers(center: Any, nslices: int, ndet: int, beam: str) -> np.ndarray:
+    if center is None:
+        return np.full(nslices, (ndet - 1) / 2.0 if beam == "fanflat" else ndet / 2.0)
+    try:
+        c = np.asarray(center, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError):
+        raise TypeError(f"center must be a number or one number per slice, got {center!r}") from None
+    if c.size == 1:
+        c = np.full(nslices, c[0])
+    if c.size != nslices:
+        raise ValueError(f"center must be a scalar or have one value per slice ({nslices}), got {c.size}")
+    if not np.all(np.isfinite(c)):
+        raise ValueError("center contains non-finite values")
+    bad = (c < -0.5) | (c > ndet - 0.5)
+    if bad.any():
+        raise ValueError(
+            f"center must lie on the detector (between -0.5 and {ndet - 0.5}), got {c[bad][0]:g}"
+        )
+    return c
+
+
+def slice_geometries(theta: np.ndarray, ndet: int, centers: np.ndarray, options: Options) -> list[Geometry]:
+    """One :class:`Geometry` per slice (identical ones are the same object)."""
+    cache: dict[float, Geometry] = {}
+    out = []
+    for c in centers:
+        c = float(c)
+        if c not in cache:
+            cache[c] = Geometry(theta, ndet, center=c, **options.geometry_keywords())
+        out.append(cache[c])
+    return out
+
+
+def _slice_seed(seed: int, sino: np.ndarray, geometry: Geometry) -> int:
+    h = hashlib.blake2b(digest_size=8)
+    h.update(str(seed).encode())
+    h.update(np.ascontiguousarray(sino).tobytes())
+    h.update(geometry.key.encode())
+    return int.from_bytes(h.digest(), "little") & ((1 << 63) - 1)
+
+
+# ---------------------------------------------------------------------------- fitting
+class _Batch:
+    """Data of a batch of slices on the compute device."""
+
+    def __init__(self, sino: np.ndarray, geoms: Sequence[Geometry], options: Options):
+        dev = options.device
+        self.geoms = list(geoms)
+        self.B = len(geoms)
+        y = torch.from_numpy(np.ascontiguousarray(sino)).to(dev)
+        self.groups: list[tuple[RayTransform, torch.Tensor]] = []
+        for g in dict.fromkeys(self.geoms):
+            idx = torch.tensor([i for i, gi in enumerate(self.geoms) if gi is g], device=dev)
+            self.groups.append((get_operator(g, options.backend, options.memory_limit), idx))
+        rec = torch.empty((self.B, *self.geoms[0].shape_image), device=dev)
+        for op, idx in self.groups:
+            rec[idx] = fbp(y[idx], op, options.filter_name)
+        s = torch.quantile(rec.reshape(self.B, -1).abs(), 0.999, dim=1)
+        s = torch.where(s > 0, s, torch.ones_like(s))
+        self.scale = s
+        self.y = y / s[:, None, None]
+        self.fbp = rec / s[:, None, None]
+        self.n = self.geoms[0].size
+
+    def project(self, x: torch.Tensor) -> torch.Tensor:
+        """Forward-project a batch, each slice with its own operator."""
+        if len(self.groups) == 1:
+            return self.groups[0][0](x)
+        out = x.new_zeros((x.shape[0], *self.y.shape[1:]))
+        for op, idx in self.groups:
+            out = out.index_copy(0, idx, op(x[idx]))
+        return out
+
+
+def _make_network(method: Method, options: Options, batch: _Batch, seeds: Sequence[int]):
+    gens = [torch.Generator().manual_seed(s) for s in seeds]
+    if method.load_network is not None:
+        config, state = method.load_network(options, batch.geoms[0])
+        net = UNet(config, batch.B, gens)
+        net.load_copy_state(state)
+    else:
+        net = UNet(options.network, batch.B, gens)
+    return net.to(options.device), gens
+
+
+def _network_input(options: Options, batch: _Batch, gens) -> torch.Tensor:
+    if options.network_input == "fbp":
+        return batch.fbp.unsqueeze(0).clone()
+    if options.network_input == "backprojection":
+        bp = torch.empty_like(batch.fbp)
+        for op, idx in batch.groups:
+            bp[idx] = op.adjoint(batch.y[idx])
+        q = torch.quantile(bp.reshape(batch.B, -1).abs(), 0.999, dim=1).clamp_min(1e-12)
+        return (bp / q[:, None, None]).unsqueeze(0)
+    shape = batch.geoms[0].shape_image
+    z = torch.stack([0.1 * torch.randn(shape, generator=g) for g in gens])
+    return z.unsqueeze(0).to(options.device)
+
+
+def _fit_batch(method: Method, options: Options, sino: np.ndarray, geoms: Sequence[Geometry],
+               first_index: int) -> dict[str, Any]:
+    batch = _Batch(sino, geoms, options)
+    seeds = [_slice_seed(options.seed, sino[i], g) for i, g in enumerate(geoms)]
+    net, gens = _make_network(method, options, batch, seeds)
+    z = _network_input(options, batch, gens)
+    B, N = batch.B, batch.n
+
+    frozen = method.trainable == "decoder"
+    if frozen:
+        for p in net.encoder_parameters():
+            p.requires_grad_(False)
+        params = list(net.decoder_parameters())
+    else:
+        params = list(net.parameters())
+    feats = None
+
+    def forward(inp: torch.Tensor) -> torch.Tensor:
+        nonlocal feats
+        if frozen:
+            if feats is None:
+                with torch.no_grad():
+                    feats = net.encode(inp)
+            return net.decode(feats)[0]
+        return net(inp)[0]
+
+    opt = torch.optim.Adam(params, lr=options.lr)
+    n_iter = options.num_iter
+    hist = {k: np.full((n_iter, B), np.nan, np.float32) for k in ("loss", "data", "tv", "ae")}
+    hist["seconds"] = np.full((n_iter, B), np.nan, np.float32)
+    best_loss = torch.full((B,), math.inf, device=options.device)
+    best = batch.fbp.clone()
+    best_it = np.full(B, -1)
+    gamma, lam = options.tv_weight, options.ae_weight if method.sequential else 0.0
+    inner = options.inner_steps if method.sequential else 0
+    scale = batch.scale[:, None, None]
+    t0 = time.perf_counter()
+    interrupted = False
+    bar = tqdm(total=n_iter, disable=not options.progress, leave=False, dynamic_ncols=True,
+               desc=f"{method.name} slices {first_index}-{first_index + B - 1}")
+    k, x = 0, None
+    try:
+        for k in range(n_iter):
+            if inner and k > 0 and k % inner == 0:
+                with torch.no_grad():
+                    z = forward(z).unsqueeze(0).detach()
+                feats = None
+            x = forward(z)
+            data = (batch.project(x) - batch.y).pow(2).mean((1, 2)) / N**2
+            loss = data
+            tv = tv_aniso(x) / N if gamma > 0 else torch.zeros_like(data)
+            loss = loss + gamma * tv
+            ae = (x - z[0]).pow(2).mean((1, 2)) if lam > 0 else torch.zeros_like(data)
+            loss = loss + lam * ae
+            opt.zero_grad(set_to_none=True)
+            loss.sum().backward()
+            if options.clip_grad > 0:
+                norms = net.per_model_grad_norm(params)
+                net.scale_grads(params, torch.clamp(options.clip_grad / (norms + 1e-12), max=1.0))
+            opt.step()
+            with torch.no_grad():
+                lv = loss.detach()
+                improved = lv < best_loss
+                if improved.any():
+                    best_loss = torch.where(improved, lv, best_loss)
+                    best[improved] = x.detach()[improved]
+                    best_it[improved.cpu().numpy()] = k
+            elapsed = time.perf_counter() - t0
+            for key, val in (("loss", lv), ("data", data), ("tv", tv), ("ae", ae)):
+                hist[key][k] = val.detach().cpu().numpy()
+            hist["seconds"][k] = elapsed
+            if options.callback is not None and (k % options.callback_every == 0 or k == n_iter - 1):
+                imgs = (x.detach() * scale).cpu().numpy()
+                for b in range(B):
+                    options.callback({"slice": first_index + b, "iteration": k,
+                                      "loss": float(hist["loss"][k, b]), "image": imgs[b]})
+            if k % 10 == 0 or k == n_iter - 1:
+                bar.set_postfix(loss=f"{float(lv.mean()):.3e}", refresh=False)
+            bar.update(1)
+    except KeyboardInterrupt:
+        interrupted = True
+        log.warning("interrupted at iteration %d: returning the %s image so far", k, options.select)
+    finally:
+        bar.close()
+    if n_iter == 0 or (options.select == "last" and not interrupted):
+        # The network after the last update (for aSeqDIP: z_K = f(z_{K-1})).
+        with torch.no_grad():
+            best = forward(z).detach()
+        best_it[:] = n_iter
+    elif options.select == "last" and x is not None:
+        best, best_it[:] = x.detach(), k
+    done = 0 if n_iter == 0 else (k if interrupted else k + 1)
+    return {
+        "images": (best * scale).cpu().numpy().astype(np.float32),
+        "history": {key: v[:done] for key, v in hist.items()},
+        "iteration": best_it,
+        "scale": batch.scale.cpu().numpy(),
+        "interrupted": interrupted,
+    }
+
+
+def run(method: Method, tomo: Any, theta: Any, center: Any = None, **kwargs: Any) -> Reconstruction:
+    """Reconstruct with ``method``; the shared implementation behind every public entry point."""
+    options = parse_options(kwargs, method.accepted, method.defaults, f"tomopy_dip.{method.name}")
+    sino, th, two_d = check_sinograms(tomo, theta)
+    nslices, _, ndet = sino.shape
+    centers = _centers(center, nslices, ndet, options.beam)
+    geoms = slice_geometries(th, ndet, centers, options)
+    if method.load_network is not None:
+        method.load_network(options, geoms[0])  # fail early on a bad checkpoint
+    bsize = options.batch_size or max(1, _BATCH_PIXELS // (geoms[0].num_gridx * geoms[0].num_gridy))
+    # Group slices of equal geometry so that each batch shares one operator.
+    order = sorted(range(nslices), key=lambda i: (geoms[i].key, i))
+    parts = []
+    interrupted = False
+    for start in range(0, nslices, bsize):
+        idx = order[start:start + bsize]
+        if interrupted:
+            break
+        with COMPUTE_LOCK:
+            part = _fit_batch(method, options, sino[idx], [geoms[i] for i in idx], idx[0])
+        parts.append((idx, part))
+        interrupted = part["interrupted"]
+    gx, gy = geoms[0].shape_image
+    images = np.zeros((nslices, gx, gy), np.float32)
+    n_done = max((len(p["history"]["loss"]) for _, p in parts), default=0)
+    history = {k: np.full((n_done, nslices), np.nan, np.float32) for k in parts[0][1]["history"]}
+    iteration = np.full(nslices, -1)
+    scale = np.ones(nslices, np.float32)
+    for idx, part in parts:
+        images[idx] = part["images"]
+        for key, v in part["history"].items():
+            history[key][: len(v), idx] = v
+        iteration[idx] = part["iteration"]
+        scale[idx] = part["scale"]
+    if two_d:
+        images = images[0]
+    return Reconstruction(images, history, iteration, scale, interrupted, geoms)
+
+
+def reconstruct(tomo: Any, theta: Any, center: Any = None, method: str = "tv_dip",
+                **kwargs: Any) -> Reconstruction:
+    """Reconstruct sinograms with a DIP-family method; returns images and history.
+
+    Parameters
+    ----------
+    tomo : array_like
+        Sinograms ``(nslices, nproj, ndet)`` or one sinogram ``(nproj, ndet)`` (TomoPy's
+        sinogram order), e.g. after ``tomopy.minus_log``. Never modified.
+    theta : array_like
+        Projection angles in radians, ``(nproj,)``.
+    center : float or array_like, optional
+        Rotation centre per slice, gridrec convention (as ``tomopy.find_center`` returns it).
+        Default ``ndet / 2`` (parallel) or ``(ndet - 1) / 2`` (fan beam).
+    method : {"dip", "tv_dip", "edip", "edip_fe", "aseqdip"}
+        The method.
+    **kwargs
+        Shared keywords:
+
+        ``num_iter`` (int, default 2000)
+            Adam iterations.
+        ``lr`` (float, 1e-3)
+            Learning rate.
+        ``tv_weight`` (float; TV-DIP's gamma, method default)
+            Weight of the total variation (see the engine docs for its normalisation).
+        ``select`` ({"min_loss", "last"})
+            Return the iterate of minimum loss or the last one.
+        ``seed`` (int, 0), ``device`` (default CUDA when available), ``progress`` (bool),
+        ``callback`` (called with ``{"slice", "iteration", "loss", "image"}``), ``callback_every``,
+        ``network_input`` ({"noise", "fbp"}), ``clip_grad`` (1.0), ``filter_name`` ("hann"),
+        ``batch_size``, ``backend`` ({"auto", "matrix", "astra"}), ``memory_limit`` (bytes),
+        ``channels``, ``skip_channels``, ``norm_groups``, ``out_activation``,
+        ``num_gridx``, ``num_gridy``, ``beam`` ({"parallel", "fanflat"}), ``source_origin``,
+        ``origin_detector``, ``detector_spacing``, ``projector``.
+
+        Method keywords: ``checkpoint`` (EDIP, EDIP-FE), ``inner_steps`` and ``ae_weight``
+        (aSeqDIP).
+
+    Returns
+    -------
+    Reconstruction
+        Images (float32, input units) and per-iteration history.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from tomopy_dip import reconstruct
+    >>> from tomopy_dip.phantoms import shepp_logan, simulate
+    >>> theta = np.linspace(0, np.pi, 30, endpoint=False)
+    >>> sino = simulate(shepp_logan(32), theta)
+    >>> res = reconstruct(sino, theta, method="dip", num_iter=5, progress=False,
+    ...                   channels=(8, 8), skip_channels=(0, 4))
+    >>> res.images.shape, res.history["loss"].shape
+    ((32, 32), (5, 1))
+    """
+    from .methods import get_method
+
+    return run(get_method(method), tomo, theta, center, **kwargs)

@@ -1,0 +1,270 @@
+"""U-Net with the topology of Educated DIP, able to hold several independent copies.
+
+The network follows EDIP's 2D U-Net: an input block, ``scales - 1`` strided down-sampling
+blocks, as many bilinear up-sampling blocks with optional 1x1 skip connections, GroupNorm and
+LeakyReLU(0.2) throughout, and a 1x1 output convolution without activation (optionally a
+sigmoid).
+
+``n_models`` independent networks (one per slice) are stored side by side as grouped
+convolutions, so that many slices are fitted in one batched computation while every slice keeps
+its own weights, optimiser state and random initialisation: copy ``k`` of the ensemble computes
+exactly what a single network initialised with the same generator would.
+
+Tensors are laid out as ``(N, n_models * channels, H, W)``: ``N`` is an ordinary batch (used in
+pretraining, where ``n_models == 1``), and the channel axis holds the models one after another.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Iterator, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = ["UNetConfig", "UNet"]
+
+
+@dataclass(frozen=True)
+class UNetConfig:
+    """Network options.
+
+    Parameters
+    ----------
+    channels : sequence of int
+        Feature channels per scale (its length is the number of scales).
+    skip_channels : sequence of int
+        Channels of the 1x1 skip connection per scale (0 = no skip), same length.
+    in_channels : int
+        Input channels (1: noise or FBP).
+    norm_groups : int
+        GroupNorm groups in the main convolutions.
+    out_activation : {"none", "sigmoid"}
+        Output non-linearity.
+    """
+
+    channels: tuple[int, ...] = (32, 32, 64, 64, 128)
+    skip_channels: tuple[int, ...] = (0, 0, 0, 4, 4)
+    in_channels: int = 1
+    norm_groups: int = 4
+    out_activation: str = "none"
+
+    def __post_init__(self) -> None:
+        ch = tuple(int(c) for c in self.channels)
+        sk = tuple(int(c) for c in self.skip_channels)
+        object.__setattr__(self, "channels", ch)
+        object.__setattr__(self, "skip_channels", sk)
+        if len(ch) < 1 or any(c < 1 for c in ch):
+            raise ValueError(f"channels must be a non-empty sequence of positive integers, got {ch}")
+        if len(sk) != len(ch) or any(c < 0 for c in sk):
+            raise ValueError(
+                f"skip_channels must have one non-negative entry per scale ({len(ch)}), got {sk}"
+            )
+        if self.in_channels < 1:
+            raise ValueError(f"in_channels must be positive, got {self.in_channels}")
+        if self.norm_groups < 1 or any(c % self.norm_groups for c in ch):
+            raise ValueError(
+                f"norm_groups ({self.norm_groups}) must divide every entry of channels {ch}"
+            )
+        if self.out_activation not in ("none", "sigmoid"):
+            raise ValueError(f"out_activation must be 'none' or 'sigmoid', got {self.out_activation!r}")
+
+    @property
+    def scales(self) -> int:
+        return len(self.channels)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["channels"] = list(self.channels)
+        d["skip_channels"] = list(self.skip_channels)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "UNetConfig":
+        known = {k: d[k] for k in ("channels", "skip_channels", "in_channels", "norm_groups",
+                                   "out_activation") if k in d}
+        return cls(**known)
+
+
+class _Conv(nn.Conv2d):
+    """A convolution holding ``m`` independent copies (grouped)."""
+
+    def __init__(self, m: int, cin: int, cout: int, k: int, stride: int = 1):
+        super().__init__(m * cin, m * cout, k, stride=stride, padding=k // 2, groups=m)
+        self.m, self.cin, self.cout = m, cin, cout
+
+    def init_copy(self, index: int, gen: torch.Generator) -> None:
+        """PyTorch's default Conv2d initialisation for copy ``index``."""
+        fan_in = self.cin * self.kernel_size[0] * self.kernel_size[1]
+        bound = 1.0 / math.sqrt(fan_in)  # kaiming_uniform(a=sqrt(5)) and the bias bound agree
+        sl = slice(index * self.cout, (index + 1) * self.cout)
+        with torch.no_grad():
+            w = torch.empty(self.weight[sl].shape).uniform_(-bound, bound, generator=gen)
+            self.weight[sl] = w
+            self.bias[sl] = torch.empty(self.cout).uniform_(-bound, bound, generator=gen)
+
+
+def _norm(m: int, groups: int, ch: int) -> nn.GroupNorm:
+    return nn.GroupNorm(m * groups, m * ch)
+
+
+def _act() -> nn.LeakyReLU:
+    return nn.LeakyReLU(0.2, inplace=True)
+
+
+def _cat(m: int, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Concatenate channels model by model."""
+    n, _, h, w = a.shape
+    return torch.cat([a.reshape(n, m, -1, h, w), b.reshape(n, m, -1, h, w)], 2).reshape(n, -1, h, w)
+
+
+class _Block(nn.Sequential):
+    def __init__(self, m, g, cin, cout, stride):
+        super().__init__(_Conv(m, cin, cout, 3, stride), _norm(m, g, cout), _act(),
+                         _Conv(m, cout, cout, 3), _norm(m, g, cout), _act())
+
+
+class _Up(nn.Module):
+    def __init__(self, m, g, cin, cout, skip_in, skip):
+        super().__init__()
+        self.m, self.skip = m, skip
+        if skip:
+            self.skip_conv = nn.Sequential(_Conv(m, skip_in, skip, 1), _norm(m, 1, skip), _act())
+        self.conv = nn.Sequential(
+            _norm(m, 1, cin + skip), _Conv(m, cin + skip, cout, 3), _norm(m, g, cout), _act(),
+            _Conv(m, cout, cout, 1), _norm(m, g, cout), _act(),
+        )
+
+    def forward(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
+        x = F.interpolate(x, size=skip.shape[-2:], mode="bilinear", align_corners=True)
+        if self.skip:
+            x = _cat(self.m, x, self.skip_conv(skip))
+        return self.conv(x)
+
+
+class UNet(nn.Module):
+    """EDIP's U-Net, ``n_models`` independent copies side by side.
+
+    Parameters
+    ----------
+    config : UNetConfig
+        Topology.
+    n_models : int
+        Number of independent copies.
+    generators : sequence of torch.Generator, optional
+        One generator per copy for the initial weights (default: fresh seeds 0, 1, ...).
+
+    Examples
+    --------
+    >>> net = UNet(UNetConfig(channels=(8, 8, 16), skip_channels=(0, 4, 4)), n_models=2)
+    >>> net(torch.zeros(1, 2, 40, 36)).shape
+    torch.Size([1, 2, 40, 36])
+    """
+
+    def __init__(self, config: UNetConfig = UNetConfig(), n_models: int = 1,
+                 generators: Sequence[torch.Generator] | None = None):
+        super().__init__()
+        self.config, self.m = config, n_models
+        c, s, g, m = config.channels, config.skip_channels, config.norm_groups, n_models
+        self.inc = nn.Sequential(_Conv(m, config.in_channels, c[0], 3), _norm(m, g, c[0]), _act())
+        self.down = nn.ModuleList(_Block(m, g, c[i - 1], c[i], 2) for i in range(1, config.scales))
+        self.up = nn.ModuleList(
+            _Up(m, g, c[-i], c[-i - 1], c[-i - 1], s[-i - 1]) for i in range(1, config.scales)
+        )
+        self.outc = _Conv(m, c[0], 1, 1)
+        if generators is None:
+            generators = [torch.Generator().manual_seed(i) for i in range(m)]
+        if len(generators) != m:
+            raise ValueError(f"need {m} generators, got {len(generators)}")
+        for i, gen in enumerate(generators):
+            for conv in self.modules():
+                if isinstance(conv, _Conv):
+                    conv.init_copy(i, gen)
+
+    # -- parameter groups ---------------------------------------------------------------
+    def encoder(self) -> list[nn.Module]:
+        """Input block and down-sampling blocks."""
+        return [self.inc, *self.down]
+
+    def decoder(self) -> list[nn.Module]:
+        """Up-sampling blocks (with their skip convolutions) and the output convolution."""
+        return [*self.up, self.outc]
+
+    def encoder_parameters(self) -> Iterator[nn.Parameter]:
+        for mod in self.encoder():
+            yield from mod.parameters()
+
+    def decoder_parameters(self) -> Iterator[nn.Parameter]:
+        for mod in self.decoder():
+            yield from mod.parameters()
+
+    # -- forward ------------------------------------------------------------------------
+    def encode(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Features of every scale, finest first."""
+        xs = [self.inc(x)]
+        for block in self.down:
+            xs.append(block(xs[-1]))
+        return xs
+
+    def decode(self, xs: list[torch.Tensor]) -> torch.Tensor:
+        x = xs[-1]
+        for i, block in enumerate(self.up):
+            x = block(x, xs[-2 - i])
+        x = self.outc(x)
+        return torch.sigmoid(x) if self.config.out_activation == "sigmoid" else x
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decode(self.encode(x))
+
+    # -- single-copy state dicts (checkpoints) -------------------------------------------
+    def _slices(self) -> Iterator[tuple[str, torch.Tensor, int]]:
+        """(name, tensor, rows per copy) for every parameter and buffer."""
+        for name, t in list(self.named_parameters()) + list(self.named_buffers()):
+            yield name, t, t.shape[0] // self.m
+
+    def copy_state(self, index: int = 0) -> dict[str, torch.Tensor]:
+        """The state of copy ``index`` as a single-network (``n_models=1``) state dict."""
+        return {name: t.detach()[index * r:(index + 1) * r].clone().cpu() for name, t, r in self._slices()}
+
+    def load_copy_state(self, state: dict[str, torch.Tensor], index: int | None = None) -> None:
+        """Load a single-network state into copy ``index`` (all copies if None)."""
+        targets = range(self.m) if index is None else [index]
+        own = dict((n, (t, r)) for n, t, r in self._slices())
+        missing = set(own) - set(state)
+        unexpected = set(state) - set(own)
+        if missing or unexpected:
+            raise ValueError(
+                "the weights do not fit this network: "
+                f"missing {sorted(missing)[:3]}, unexpected {sorted(unexpected)[:3]}"
+            )
+        with torch.no_grad():
+            for name, (t, r) in own.items():
+                src = state[name]
+                if tuple(src.shape) != (r, *t.shape[1:]):
+                    raise ValueError(
+                        f"the weights do not fit this network: {name} has shape "
+                        f"{tuple(src.shape)}, expected {(r, *t.shape[1:])}"
+                    )
+                for i in targets:
+                    t[i * r:(i + 1) * r] = src.to(t.device, t.dtype)
+
+    def per_model_grad_norm(self, params: Sequence[nn.Parameter]) -> torch.Tensor:
+        """Gradient norm of each copy over ``params``, shape ``(n_models,)``."""
+        total = None
+        for p in params:
+            if p.grad is None:
+                continue
+            sq = p.grad.detach().reshape(self.m, -1).pow(2).sum(1)
+            total = sq if total is None else total + sq
+        if total is None:
+            return torch.zeros(self.m)
+        return total.sqrt()
+
+    def scale_grads(self, params: Sequence[nn.Parameter], factors: torch.Tensor) -> None:
+        """Multiply each copy's gradients by ``factors[copy]``."""
+        for p in params:
+            if p.grad is not None:
+                g = p.grad.view(self.m, -1)
+                g.mul_(factors.to(g.dtype).unsqueeze(1))
