@@ -155,7 +155,13 @@ def load_fips_gel(n_views: int = 36, frame: int = 0, size: int = 256) -> dict:
     frame : int
         Time frame 0..16 (frame 0 matches the pre-scan reference).
     size : int
-        Grid ``size x size`` over the 34.1 mm field of the 256² reference.
+        Grid size; must be 256, the grid of the dense pre-scan reference (0.1333 mm pixels).
+
+    Returns
+    -------
+    dict
+        ``sinogram``, ``theta``, ``center``, ``geometry`` and ``reference`` (FBP of the dense
+        720-view pre-scan, converted to attenuation per image pixel, same orientation).
     """
     import h5py
 
@@ -164,14 +170,17 @@ def load_fips_gel(n_views: int = 36, frame: int = 0, size: int = 256) -> dict:
     with h5py.File(get_path(f"fips_gel_data_{n_views}"), "r") as f:
         sino = f["entry1/tomo_entry/data/data"][frame].astype(np.float32)
         theta = np.asarray(f["entry1/tomo_entry/config/angles"][...], dtype=np.float64)
+    if size != 256:
+        raise ValueError(f"size must be 256 (the grid of the reference scan), got {size}")
     with h5py.File(get_path("fips_gel_fbp_pre_scan"), "r") as f:
         ref = f["entry1/tomo_entry/data/data"][...].astype(np.float32)
-    px = 0.133333 * 256 / size
+    px = 0.133333
     return {
         "sinogram": sino,
         "theta": theta,
         "center": (sino.shape[1] - 1) / 2.0,
-        "reference": ref,
+        # the reference is in 1/mm; convert to attenuation per image pixel like our results
+        "reference": ref * np.float32(px),
         "geometry": {
             "beam": "fanflat", "source_origin": 100.0 / px, "origin_detector": 200.0 / px,
             "detector_spacing": 0.4 / px, "num_gridx": size, "num_gridy": size,

@@ -12,11 +12,13 @@ How a batch of slices is fitted
    works at unit scale whatever the input's units, and the result is multiplied by ``s``.
 3. Loss per slice (``N = sqrt(num_gridx * num_gridy)``, ``x = f(z)`` at unit scale)::
 
-       mean((A x - y/s)^2) / N^2  +  tv_weight * TV(x) / N  [+ ae_weight * mean((x - z)^2)]
+       mean((A x - y/s)^2) / N^2  +  tv_weight * TV(x) / N  [+ ae_weight * sum((x - z)^2) / (M N^2)]
 
    The data term is a mean squared error in image units (ray sums divided by the grid size)
    and ``TV / N`` is the continuum total variation, so ``tv_weight`` means the same for any
-   number of views, image size and data units.
+   number of views, image size and data units. aSeqDIP's autoencoding term is weighed
+   against the data term as in its paper (``||A f(z) - y||^2 + ae_weight ||f(z) - z||^2``,
+   both sums, image at unit scale), divided by the same ``M N^2`` (``M`` = number of rays).
 4. Adam on the trainable parameters, gradient-norm clipping per slice, and selection of the
    iterate of minimum loss (``select="min_loss"``) or the last one.
 
@@ -198,6 +200,19 @@ class _Batch:
         return out
 
 
+def _ranges(ids: Sequence[int]) -> str:
+    """``[0, 1, 2, 5]`` -> ``"0-2,5"`` (progress-bar labels)."""
+    out, start, prev = [], None, None
+    for i in list(ids) + [None]:
+        if start is not None and (i is None or i != prev + 1):
+            out.append(f"{start}" if start == prev else f"{start}-{prev}")
+            start = None
+        if start is None and i is not None:
+            start = i
+        prev = i
+    return ",".join(out)
+
+
 def _make_network(method: Method, options: Options, batch: _Batch, seeds: Sequence[int]):
     gens = [torch.Generator().manual_seed(s) for s in seeds]
     if method.load_network is not None:
@@ -224,12 +239,13 @@ def _network_input(options: Options, batch: _Batch, gens) -> torch.Tensor:
 
 
 def _fit_batch(method: Method, options: Options, sino: np.ndarray, geoms: Sequence[Geometry],
-               first_index: int) -> dict[str, Any]:
+               slice_ids: Sequence[int]) -> dict[str, Any]:
     batch = _Batch(sino, geoms, options)
     seeds = [_slice_seed(options.seed, sino[i], g) for i, g in enumerate(geoms)]
     net, gens = _make_network(method, options, batch, seeds)
     z = _network_input(options, batch, gens)
     B, N = batch.B, batch.n
+    n_meas = batch.y.shape[1] * batch.y.shape[2]
 
     frozen = method.trainable == "decoder"
     if frozen:
@@ -262,8 +278,8 @@ def _fit_batch(method: Method, options: Options, sino: np.ndarray, geoms: Sequen
     t0 = time.perf_counter()
     interrupted = False
     bar = tqdm(total=n_iter, disable=not options.progress, leave=False, dynamic_ncols=True,
-               desc=f"{method.name} slices {first_index}-{first_index + B - 1}")
-    k, x = 0, None
+               desc=f"{method.name} slice{'s' if B > 1 else ''} {_ranges(slice_ids)}")
+    k, x, n_done = 0, None, 0
     try:
         for k in range(n_iter):
             if inner and k > 0 and k % inner == 0:
@@ -275,7 +291,9 @@ def _fit_batch(method: Method, options: Options, sino: np.ndarray, geoms: Sequen
             loss = data
             tv = tv_aniso(x) / N if gamma > 0 else torch.zeros_like(data)
             loss = loss + gamma * tv
-            ae = (x - z[0]).pow(2).mean((1, 2)) if lam > 0 else torch.zeros_like(data)
+            # aSeqDIP's ||f(z) - z||^2 against ||A f(z) - y||^2 as in the paper (both sums),
+            # divided by the same M N^2 as the data term.
+            ae = (x - z[0]).pow(2).sum((1, 2)) / (n_meas * N**2) if lam > 0 else torch.zeros_like(data)
             loss = loss + lam * ae
             opt.zero_grad(set_to_none=True)
             loss.sum().backward()
@@ -294,10 +312,11 @@ def _fit_batch(method: Method, options: Options, sino: np.ndarray, geoms: Sequen
             for key, val in (("loss", lv), ("data", data), ("tv", tv), ("ae", ae)):
                 hist[key][k] = val.detach().cpu().numpy()
             hist["seconds"][k] = elapsed
+            n_done = k + 1
             if options.callback is not None and (k % options.callback_every == 0 or k == n_iter - 1):
                 imgs = (x.detach() * scale).cpu().numpy()
                 for b in range(B):
-                    options.callback({"slice": first_index + b, "iteration": k,
+                    options.callback({"slice": int(slice_ids[b]), "iteration": k,
                                       "loss": float(hist["loss"][k, b]), "image": imgs[b]})
             if k % 10 == 0 or k == n_iter - 1:
                 bar.set_postfix(loss=f"{float(lv.mean()):.3e}", refresh=False)
@@ -314,10 +333,9 @@ def _fit_batch(method: Method, options: Options, sino: np.ndarray, geoms: Sequen
         best_it[:] = n_iter
     elif options.select == "last" and x is not None:
         best, best_it[:] = x.detach(), k
-    done = 0 if n_iter == 0 else (k if interrupted else k + 1)
     return {
         "images": (best * scale).cpu().numpy().astype(np.float32),
-        "history": {key: v[:done] for key, v in hist.items()},
+        "history": {key: v[:n_done] for key, v in hist.items()},
         "iteration": best_it,
         "scale": batch.scale.cpu().numpy(),
         "interrupted": interrupted,
@@ -343,7 +361,7 @@ def run(method: Method, tomo: Any, theta: Any, center: Any = None, **kwargs: Any
         if interrupted:
             break
         with COMPUTE_LOCK:
-            part = _fit_batch(method, options, sino[idx], [geoms[i] for i in idx], idx[0])
+            part = _fit_batch(method, options, sino[idx], [geoms[i] for i in idx], idx)
         parts.append((idx, part))
         interrupted = part["interrupted"]
     gx, gy = geoms[0].shape_image

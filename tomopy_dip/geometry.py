@@ -35,7 +35,7 @@ FAN_KEYWORDS = ("source_origin", "origin_detector", "detector_spacing")
 
 #: ASTRA CPU projector used by default for each beam type.
 DEFAULT_PROJECTOR = {"parallel": "linear", "fanflat": "line_fanflat"}
-PROJECTORS = {"parallel": ("line", "linear", "strip"), "fanflat": ("line_fanflat", "strip_fanflat")}
+PROJECTORS = {"parallel": ("line", "linear", "strip"), "fanflat": ("line_fanflat",)}  # ASTRA 2.5: strip_fanflat rejects fanflat_vec
 
 
 def _positive_float(name: str, value: Any) -> float:

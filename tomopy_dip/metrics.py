@@ -30,7 +30,7 @@ def psnr(image: np.ndarray, reference: np.ndarray) -> float:
     """
     x, ref, rng = _pair(image, reference)
     mse = float(np.mean((x - ref) ** 2))
-    return float("inf") if mse == 0 else 10.0 * np.log10(rng**2 / mse)
+    return float("inf") if mse == 0 else float(10.0 * np.log10(rng**2 / mse))
 
 
 def ssim(image: np.ndarray, reference: np.ndarray, sigma: float = 1.5) -> float:

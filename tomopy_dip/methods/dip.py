@@ -13,7 +13,7 @@ from .base import Method
 __all__ = ["DIP", "TV_DIP", "DEFAULT_TV_WEIGHT"]
 
 #: TV-DIP's default gamma (see :mod:`tomopy_dip.engine` for the normalisation).
-DEFAULT_TV_WEIGHT = 1e-3
+DEFAULT_TV_WEIGHT = 1e-6
 
 DIP = Method(
     name="dip",

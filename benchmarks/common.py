@@ -1,0 +1,127 @@
+"""Shared helpers of the benchmark scripts (not part of the package)."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+import tomopy_dip
+from tomopy_dip.baselines import operator_for, sirt, tv_pdhg
+from tomopy_dip.datasets import load_htc2022
+from tomopy_dip.metrics import psnr, ssim
+
+ROOT = Path(__file__).resolve().parent
+RESULTS = ROOT / "results"
+
+
+def use_shared_data() -> None:
+    """Point the dataset registry at ``../shared/data`` when it exists (offline runs)."""
+    shared = ROOT.parents[1] / "shared" / "data"
+    if "TOMOPY_DIP_MIRROR" not in os.environ and shared.is_dir():
+        os.environ["TOMOPY_DIP_MIRROR"] = str(shared)
+
+
+def machine() -> dict:
+    return {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "cpu_count": os.cpu_count(),
+        "tomopy_dip": tomopy_dip.__version__,
+        "date": time.strftime("%Y-%m-%d"),
+    }
+
+
+def save(name: str, data: dict) -> Path:
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / f"{name}.json"
+    path.write_text(json.dumps(data, indent=1, default=float))
+    return path
+
+
+def htc_problem(phantom: str, n_views: int, size: int, cache: bool = True) -> dict:
+    """Sparse-view HTC data, its operator and the 720-view SIRT-300 reference (BENCHMARK.md)."""
+    d = load_htc2022(phantom, n_views, size)
+    ref_path = RESULTS / f"ref_htc_{phantom}_{size}.npy"
+    if cache and ref_path.exists():
+        ref = np.load(ref_path)
+    else:
+        full = load_htc2022(phantom, 720, size)
+        op_full = operator_for(full["sinogram"], full["theta"], full["center"], **full["geometry"])
+        ref = sirt(full["sinogram"], op_full, 300, nonneg=True)
+        RESULTS.mkdir(exist_ok=True)
+        np.save(ref_path, ref)
+    d["op"] = operator_for(d["sinogram"], d["theta"], d["center"], **d["geometry"])
+    d["reference"] = ref
+    return d
+
+
+def first_reach(curve: list[tuple[int, float, float]], target: float) -> tuple[int | None, float | None]:
+    """(iteration, seconds) at which a (iteration, seconds, psnr) curve first reaches target."""
+    for it, sec, p in curve:
+        if p >= target:
+            return it, sec
+    return None, None
+
+
+def median(values):
+    vals = [v for v in values if v is not None]
+    return statistics.median(vals) if vals else None
+
+
+def tv_best(d: dict, gammas=(1e-7, 3e-7, 1e-6, 3e-6), num_iter: int = 1000) -> dict:
+    """TV least squares (PDHG) with the best gamma of a grid, scored against the reference."""
+    ref, op = d["reference"], d["op"]
+    fb = tomopy_dip.fbp(torch.from_numpy(d["sinogram"]), op, "hann").numpy()
+    s = float(np.quantile(np.abs(fb), 0.999))
+    norm = op.norm()
+    best = None
+    for g in gammas:
+        curve = []
+        t0 = time.perf_counter()
+        cb = lambda k, x: curve.append((k + 1, time.perf_counter() - t0, psnr(x * s, ref))) if (k + 1) % 50 == 0 else None  # noqa: E731
+        x = tv_pdhg(d["sinogram"] / s, op, g, num_iter, op_norm=norm, callback=cb) * s
+        row = {"gamma": g, "psnr": psnr(x, ref), "ssim": ssim(x, ref), "seconds": time.perf_counter() - t0,
+               "iterations": num_iter, "curve": curve}
+        if best is None or row["psnr"] > best["psnr"]:
+            best = row
+    return best
+
+
+def dip_run(d: dict, method: str, num_iter: int, every: int = 25, **kw) -> dict:
+    """Run a DIP-family method with a PSNR-tracking callback."""
+    ref = d["reference"]
+    curve = []
+    t0 = time.perf_counter()
+
+    def cb(info):
+        curve.append((info["iteration"], time.perf_counter() - t0, psnr(info["image"], ref)))
+
+    res = tomopy_dip.reconstruct(d["sinogram"], d["theta"], d["center"], method=method,
+                                 num_iter=num_iter, callback=cb, callback_every=every,
+                                 progress=False, **d["geometry"], **kw)
+    seconds = time.perf_counter() - t0
+    img = res.images
+    return {"method": method, "psnr": psnr(img, ref), "ssim": ssim(img, ref), "seconds": seconds,
+            "iterations": num_iter, "selected_iteration": int(res.iteration[0]),
+            "best_psnr": max(p for _, _, p in curve), "curve": curve,
+            "sec_per_iter": seconds / max(num_iter, 1), "image": img}
+
+
+def stability(curve, peak_iter: int) -> dict:
+    """Largest drop below the running peak within 4x DIP's peak iteration."""
+    horizon = 4 * max(peak_iter, 1)
+    pts = [(it, p) for it, _, p in curve if it <= horizon]
+    best_so_far, drop = -np.inf, 0.0
+    for it, p in pts:
+        best_so_far = max(best_so_far, p)
+        drop = max(drop, best_so_far - p)
+    covered = max(it for it, _ in pts) if pts else 0
+    return {"horizon": horizon, "covered": covered, "max_drop_from_peak": drop}

@@ -1,0 +1,205 @@
+"""Produce the pretrained EDIP checkpoints shipped with tomopy-dip, and register them.
+
+Usage (from the repository root)::
+
+    python benchmarks/pretrain_checkpoints.py measure            # seconds per step, projected hours
+    python benchmarks/pretrain_checkpoints.py parallel           # 6000 steps x 8 at 128²
+    python benchmarks/pretrain_checkpoints.py htc                # 2400 steps x 4 at 256²
+    python benchmarks/pretrain_checkpoints.py register           # copy into the package, write the registry
+
+Measured here (``measure``, the default U-Net 32-32-64-64-128, on the shared
+2-core machine while other jobs ran, load 6-8): parallel 0.92 s/step with ``--threads 1``
+(4.1 s/step with 2 threads: oversubscription), HTC 2.61 s/step with ``--threads 1``; hence
+about 1.6 h and 1.8 h, validation included. On an idle machine two threads should be faster;
+run ``measure`` first and pass ``--threads 1`` when the machine is shared. Each run stays under
+2 hours at those rates; ``--steps`` adjusts the length (the one-cycle schedule follows it).
+
+``parallel``
+    One network for parallel-beam scans of 20-720 views over 180° and images of 128²-512²:
+    trained on 128² images (``ndet = 128``), each batch with a view count drawn from
+    {20, 30, 45, 60, 90, 120, 180, 360, 720} (evenly spaced over [0, pi)). The engine's data
+    scaling (FBP / its 99.9th percentile) makes the network's input and output unit-free, and
+    the U-Net is fully convolutional, so it serves other image sizes.
+``htc``
+    The HTC-60 geometry of BENCHMARK.md: fan beam, 60 views over 360°, 560 detector pixels,
+    256² image (``tomopy_dip.datasets.load_htc2022(..., n_views=60, size=256)["geometry"]``).
+
+Both use EDIP's recipe (5 % noise, MSE, Adam with weight decay 1e-5, one-cycle schedule with peak
+lr 5e-4) and the engine's default U-Net (:class:`tomopy_dip.options.Options`). A run is
+resumable: interrupt it (Ctrl-C) and start the same command again. Work files (periodic
+checkpoints, the resume state) go to ``benchmarks/results/pretrain/``; ``register`` copies the
+best checkpoint of each run into ``tomopy_dip/checkpoints/`` and rewrites
+``tomopy_dip/checkpoints/_registry.py`` (SHA-256, size, geometry summary), then prints the figures
+(command, steps, seconds, validation PSNR against the FBP's) for the documentation.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import pprint
+import shlex
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+import torch  # noqa: E402
+
+import tomopy_dip  # noqa: E402
+from tomopy_dip import checkpoints as ck  # noqa: E402
+
+WORK = REPO / "benchmarks" / "results" / "pretrain"
+PACKAGE = Path(ck.__file__).parent
+
+RUNS = {
+    "parallel": {
+        "name": "edip_parallel",
+        "file": "edip_parallel_128.safetensors",
+        "description": "EDIP U-Net for parallel beam, 20-720 views over 180°, images 128²-512² "
+                       "(trained on 128² random ellipses, 5 % noise)",
+        "steps": 6000, "batch_size": 8,
+        "serves": {"views": [20, 720], "size": [128, 512]},
+    },
+    "htc": {
+        "name": "edip_htc2022",
+        "file": "edip_htc2022_fan_256.safetensors",
+        "description": "EDIP U-Net for the HTC 2022 fan-beam scanner: 60 views over 360°, 560 "
+                       "detector pixels, 256² images of the challenge's field of view (random "
+                       "ellipses, 5 % noise)",
+        "steps": 2400, "batch_size": 4,
+        "serves": {"views": [30, 120], "size": [128, 512]},
+    },
+}
+PARALLEL_VIEWS = [20, 30, 45, 60, 90, 120, 180, 360, 720]
+
+
+def _mirror() -> None:
+    data = REPO.parent / "shared" / "data"
+    if "TOMOPY_DIP_MIRROR" not in os.environ and data.is_dir():
+        os.environ["TOMOPY_DIP_MIRROR"] = str(data)
+
+
+def geometry(kind: str, size: int | None = None) -> dict:
+    """``theta``, ``ndet``, ``center`` and the beam keywords of a run."""
+    if kind == "parallel":
+        size = size or 128
+        return {"theta": np.linspace(0, np.pi, max(PARALLEL_VIEWS), endpoint=False), "ndet": size,
+                "center": None, "num_gridx": size, "num_gridy": size, "views": PARALLEL_VIEWS}
+    _mirror()
+    from tomopy_dip.datasets import load_htc2022
+
+    size = size or 256
+    d = load_htc2022("ta", n_views=60, size=size, detector_bin=max(1, 256 // size))
+    return {"theta": d["theta"], "ndet": d["sinogram"].shape[1], "center": d["center"], **d["geometry"]}
+
+
+def train(kind: str, args: argparse.Namespace) -> Path:
+    run = RUNS[kind]
+    geo = geometry(kind, args.size)
+    out = Path(args.work) / kind / run["file"]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    steps = args.steps or run["steps"]
+    t0 = time.time()
+    path = tomopy_dip.pretrain(
+        out=out, num_steps=steps, batch_size=args.batch_size or run["batch_size"],
+        val_size=32, val_every=max(1, steps // 40), checkpoint_every=max(1, steps // 4),
+        seed=args.seed, serves=run["serves"], threads=args.threads, resume=not args.restart,
+        command="python " + shlex.join(["benchmarks/pretrain_checkpoints.py", *sys.argv[1:]]),
+        description=run["description"], **geo,
+    )
+    print(f"{path}: {time.time() - t0:.0f} s in this session")
+    return path
+
+
+def measure(args: argparse.Namespace) -> None:
+    """Time a few steps of each run (data + network + optimiser) and project the total."""
+    from tomopy_dip.networks import UNet
+    from tomopy_dip.options import Options
+    from tomopy_dip.pretrain import simulate_pairs, view_geometry
+    from tomopy_dip.geometry import Geometry
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    for kind, run in RUNS.items():
+        geo = geometry(kind, args.size)
+        views = geo.pop("views", None)
+        base = Geometry(geo.pop("theta"), geo.pop("ndet"), **geo)
+        geoms = [view_geometry(base, v) for v in views] if views else [base]
+        ops = [tomopy_dip.get_operator(g) for g in geoms]
+        net = UNet(Options().network)
+        opt = torch.optim.Adam(net.parameters(), 1e-4)
+        b = args.batch_size or run["batch_size"]
+        n = args.measure_steps
+        times = []
+        for i in range(n + 1):
+            t = time.perf_counter()
+            p = simulate_pairs(ops[i % len(ops)], 0, range(i * b, (i + 1) * b))
+            loss = (net(p["input"]) - p["target"]).pow(2).mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            if i:  # the first step warms up
+                times.append(time.perf_counter() - t)
+        per = float(np.mean(times))
+        steps = args.steps or run["steps"]
+        print(f"{kind}: {base.num_gridx}² batch {b}: {per:.2f} s/step (threads {torch.get_num_threads()}) "
+              f"-> {steps} steps ~ {per * steps / 3600 * 1.05:.2f} h (+5 % validation)")
+
+
+def register(args: argparse.Namespace) -> None:
+    entries = []
+    for kind, run in RUNS.items():
+        src = Path(args.work) / kind / run["file"]
+        dst = Path(args.package) / run["file"]
+        if src.is_file():
+            shutil.copyfile(src, dst)
+        if not dst.is_file():
+            print(f"{kind}: no checkpoint ({src} missing); skipped")
+            continue
+        entry = ck.entry_dict(dst, run["name"], run["description"])
+        entries.append(entry)
+        tr = ck.read_metadata(dst)["training"]
+        print(f"| {run['name']} | {entry['geometry']['beam']} | {tr['steps']} steps x {tr['batch_size']} | "
+              f"{tr['seconds'] / 3600:.2f} h | val PSNR {tr['val_psnr']:.2f} dB (FBP {tr['val_psnr_fbp']:.2f}) "
+              f"| {entry['size'] / 1e6:.1f} MB |\n  command: {ck.read_metadata(dst)['command']}")
+    text = (PACKAGE / "_registry.py").read_text()
+    head = text[: text.index("ENTRIES =")]
+    body = "ENTRIES = " + pprint.pformat(json.loads(json.dumps(entries)), width=100, sort_dicts=True) + "\n"
+    target = Path(args.package) / "_registry.py"
+    target.write_text(head + body)
+    print(f"wrote {target} with {len(entries)} entries")
+
+
+def main(argv: list[str] | None = None) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("what", choices=("measure", "parallel", "htc", "register"))
+    p.add_argument("--steps", type=int, help="override the run's number of steps")
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--size", type=int, help="override the image size (parallel 128, htc 256)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int)
+    p.add_argument("--restart", action="store_true", help="ignore a saved state and start over")
+    p.add_argument("--measure-steps", type=int, default=3)
+    p.add_argument("--work", default=str(WORK), help="where runs write (default benchmarks/results/pretrain)")
+    p.add_argument("--package", default=str(PACKAGE), help="where register puts files and _registry.py")
+    args = p.parse_args(argv)
+    if args.what == "measure":
+        measure(args)
+    elif args.what == "register":
+        register(args)
+    else:
+        train(args.what, args)
+
+
+if __name__ == "__main__":
+    main()

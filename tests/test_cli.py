@@ -1,0 +1,232 @@
+"""The ``tomopy-dip`` command line: help, exit codes, errors, recon on real data, demo."""
+
+from __future__ import annotations
+
+import json
+import socket
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _pipeline_helpers import TINY_NET, pipeline_env, require_tooth, run_cli  # noqa: E402,F401
+
+from tomopy_dip import cli  # noqa: E402
+from tomopy_dip.io import read_history_csv, read_tiff_stack  # noqa: E402
+
+h5py = pytest.importorskip("h5py")
+
+
+def _main(capsys, *argv):
+    code = cli.main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _one_error_line(err: str) -> str:
+    lines = [ln for ln in err.strip().splitlines() if ln.strip()]
+    errors = [ln for ln in lines if ln.startswith("tomopy-dip: error:")]
+    assert len(errors) == 1, err
+    assert "Traceback" not in err
+    return errors[0]
+
+
+# ---------------------------------------------------------------------------- help and usage
+@pytest.mark.parametrize("argv", [
+    ["--help"], ["recon", "--help"], ["demo", "--help"], ["datasets", "--help"],
+    ["datasets", "list", "--help"], ["datasets", "fetch", "--help"], ["datasets", "info", "--help"],
+    ["checkpoints", "--help"], ["--version"],
+])
+def test_help_everywhere(capsys, argv):
+    code, out, _ = _main(capsys, *argv)
+    assert code == 0 and out.strip()
+
+
+def test_recon_help_lists_runtime_algorithms_and_keywords(capsys):
+    import tomopy_dip
+
+    _, out, _ = _main(capsys, "recon", "--help")
+    for name in tomopy_dip.ALGORITHMS:
+        assert name in out
+    for flag in ("--num-iter", "--lr", "--tv-weight", "--checkpoint", "--set", "--center", "--downsample",
+                 "--slices", "--quiet", "--debug"):
+        assert flag in out
+
+
+@pytest.mark.parametrize("argv", [
+    [],
+    ["recon"],
+    ["recon", "x.h5"],
+    ["recon", "x.h5", "--algorithm", "nope"],
+    ["recon", "x.h5", "--algorithm", "dip", "--slices", "a:b"],
+    ["recon", "x.h5", "--algorithm", "dip", "--slices", "5:2"],
+    ["recon", "x.h5", "--algorithm", "dip", "--center", "left"],
+    ["recon", "x.h5", "--algorithm", "dip", "--set", "novalue"],
+    ["recon", "x.h5", "--algorithm", "dip", "--downsample", "0"],
+    ["demo", "--size", "-3"],
+    ["datasets"],
+    ["datasets", "fetch"],
+    ["nonsense"],
+])
+def test_usage_errors_exit_2(capsys, argv):
+    code, _, err = _main(capsys, *argv)
+    assert code == 2
+
+
+@pytest.mark.parametrize("extra,pattern", [
+    (["--inner-steps", "3"], "does not apply"),
+    (["--set", "bogus_keyword=1"], "does not apply"),
+    (["--lr", "-1"], "lr"),
+    (["--select", "best"], "select"),
+    (["--set", "channels=(8, 'a')"], "channels"),
+    (["--set", "progress=False"], "--quiet"),
+])
+def test_bad_keywords_are_usage_errors(capsys, tmp_path, extra, pattern):
+    # keywords are validated before the file is opened: the file does not even exist
+    code, _, err = _main(capsys, "recon", str(tmp_path / "none.h5"), "--algorithm", "tv_dip", *extra)
+    assert code == 2
+    assert pattern in _one_error_line(err)
+
+
+def test_set_parses_python_literals():
+    assert cli._key_value("channels=(8, 16)") == ("channels", (8, 16))
+    assert cli._key_value("memory-limit=2e9") == ("memory_limit", 2e9)
+    assert cli._key_value("out_activation=sigmoid") == ("out_activation", "sigmoid")
+    assert cli._key_value("source_origin=None") == ("source_origin", None)
+    assert cli._slice_arg("3") == (3, 4, None)
+    assert cli._slice_arg("::4") == (None, None, 4)
+    assert cli._slice_arg("0:2") == (0, 2, None)
+
+
+# ---------------------------------------------------------------------------- bad input files
+def _h5(path, **datasets):
+    with h5py.File(path, "w") as f:
+        for k, v in datasets.items():
+            f[k.replace("__", "/")] = v
+    return path
+
+
+@pytest.mark.parametrize("case", ["missing", "not_hdf5", "no_data", "wrong_shape", "no_flats", "bad_row"])
+def test_bad_files_exit_1_with_one_line(capsys, tmp_path, case):
+    ok = dict(exchange__data=np.ones((4, 2, 8), np.float32), exchange__data_white=np.full((2, 2, 8), 2.0, np.float32),
+              exchange__data_dark=np.zeros((2, 2, 8), np.float32), exchange__theta=np.arange(4) * 45.0)
+    extra = []
+    if case == "missing":
+        p = tmp_path / "missing.h5"
+    elif case == "not_hdf5":
+        p = tmp_path / "text.h5"
+        p.write_text("hello")
+    elif case == "no_data":
+        p = _h5(tmp_path / "nodata.h5", exchange__theta=np.arange(4.0))
+    elif case == "wrong_shape":
+        ok["exchange__data_dark"] = np.zeros((2, 3, 8), np.float32)
+        p = _h5(tmp_path / "shape.h5", **ok)
+    elif case == "no_flats":
+        del ok["exchange__data_white"]
+        p = _h5(tmp_path / "noflat.h5", **ok)
+    else:
+        p = _h5(tmp_path / "rows.h5", **ok)
+        extra = ["--slices", "10:12"]
+    code, _, err = _main(capsys, "recon", str(p), "--algorithm", "dip", "--center", "4", "--num-iter", "1",
+                         "--out", str(tmp_path / "o"), *extra)
+    assert code == 1
+    line = _one_error_line(err)
+    assert p.name in line
+
+
+def test_debug_shows_traceback(capsys, tmp_path):
+    code, _, err = _main(capsys, "recon", str(tmp_path / "missing.h5"), "--algorithm", "dip", "--debug")
+    assert code == 1 and "Traceback" in err and "tomopy-dip: error:" in err
+
+
+def test_centre_off_detector_is_a_failure(capsys, tmp_path):
+    p = _h5(tmp_path / "ok.h5", exchange__data=np.ones((4, 1, 8), np.float32),
+            exchange__data_white=np.full((2, 1, 8), 2.0, np.float32),
+            exchange__data_dark=np.zeros((2, 1, 8), np.float32), exchange__theta=np.arange(4) * 45.0)
+    code, _, err = _main(capsys, "recon", str(p), "--algorithm", "dip", "--center", "40")
+    assert code == 1 and "not on the detector" in _one_error_line(err)
+
+
+# ---------------------------------------------------------------------------- the full path on tooth
+def test_recon_tooth_full_cli(tmp_path, pipeline_env):
+    tooth = require_tooth()
+    out = tmp_path / "out"
+    r = run_cli("recon", str(tooth), "--algorithm", "tv_dip", "--slices", "0:2", "--downsample", "4",
+                "--num-iter", "3", *TINY_NET, "--threads", "1", "--out", str(out), "--quiet",
+                timeout=900)
+    assert r.returncode == 0, r.stderr
+    assert "Traceback" not in r.stderr
+    stack = read_tiff_stack(out / "recon.tiff")
+    assert stack.shape == (2, 160, 160) and stack.dtype == np.float32
+    assert np.all(np.isfinite(stack)) and stack.std() > 0
+    for name in ("recon.png", "convergence.png"):
+        assert (out / name).read_bytes()[:4] == b"\x89PNG"
+    hist = read_history_csv(out / "history.csv")
+    assert hist["loss"].shape == (3, 2) and list(hist["slice"]) == [0, 1]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["shape"] == [2, 160, 160] and summary["downsample"] == 4
+    assert abs(summary["center"] - 296.0) <= 1.5  # Vo's method on tooth (TomoPy: 295.0 / 296.34)
+    assert summary["center_used"] == pytest.approx((summary["center"] - 1.5) / 4)
+    # the summary printed at the end names the outputs
+    assert "recon.tiff" in r.stdout and "time" in r.stdout and "iterations" in r.stdout
+
+
+def test_recon_in_process_reader_and_keywords(capsys, tmp_path, pipeline_env):
+    tooth = require_tooth()
+    out = tmp_path / "o2"
+    code, stdout, err = _main(capsys, "recon", str(tooth), "--algorithm", "dip", "--slices", "1", "--reader", "h5py",
+                              "--downsample", "8", "--center", "296.34", "--proj", "::2", "--num-iter", "2",
+                              *TINY_NET, "--set", "select='last'", "--set", "seed=3", "--out", str(out), "-q")
+    assert code == 0, err
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["reader"] == "h5py" and summary["projections"] == 91 and summary["rows"] == [1]
+    assert summary["keywords"]["select"] == "last" and summary["keywords"]["seed"] == 3
+    assert summary["center_used"] == pytest.approx((296.34 - 3.5) / 8)
+    assert read_tiff_stack(out / "recon.tiff").shape == (1, 80, 80)
+    assert "Read " not in stdout  # --quiet: no step messages, only the summary
+    assert "tomopy-dip recon:" in stdout
+
+
+# ---------------------------------------------------------------------------- demo
+def test_demo_runs_offline(capsys, tmp_path, monkeypatch):
+    def no_network(*args, **kwargs):
+        raise AssertionError("the demo must not use the network")
+
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    monkeypatch.setattr(socket, "create_connection", no_network)
+    monkeypatch.delenv("TOMOPY_DIP_MIRROR", raising=False)
+    monkeypatch.setenv("TOMOPY_DIP_CACHE", str(tmp_path / "empty-cache"))
+    out = tmp_path / "demo"
+    code, stdout, err = _main(capsys, "demo", "--quick", "--size", "32", "--views", "8", "--num-iter", "3",
+                              "--out", str(out), "--quiet")
+    assert code == 0, err
+    assert "PSNR" in stdout and "FBP" in stdout and "TV-DIP" in stdout and str(out) in stdout
+    for name in ("demo.png", "demo.tiff", "history.csv", "convergence.png"):
+        assert (out / name).is_file()
+    assert read_tiff_stack(out / "demo.tiff").shape == (3, 32, 32)
+    assert not (tmp_path / "empty-cache").exists()
+
+
+def test_python_m_demo_help():
+    r = run_cli("demo", "--help", timeout=300)
+    assert r.returncode == 0 and "--quick" in r.stdout
+
+
+# ---------------------------------------------------------------------------- registry commands
+def test_datasets_list_and_info(capsys, pipeline_env):
+    code, out, _ = _main(capsys, "datasets", "list")
+    assert code == 0 and "tooth" in out and "htc2022_ta" in out
+    code, out, _ = _main(capsys, "datasets", "info", "tooth")
+    assert code == 0 and "sha256" in out and "ab1d9bd0" in out
+    code, _, err = _main(capsys, "datasets", "info", "nope")
+    assert code == 2 and "unknown dataset" in _one_error_line(err)
+
+
+def test_checkpoints_commands(capsys):
+    code, out, err = _main(capsys, "checkpoints", "list")
+    # available: lists (possibly none); absent module: one clear line, exit 1
+    assert code in (0, 1)
+    if code == 1:
+        assert "checkpoints" in _one_error_line(err)

@@ -1,0 +1,171 @@
+"""Pretraining: the engine's normalisation, the noise model, a few steps, resuming, CLI."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import numpy as np
+import pytest
+import torch
+
+import tomopy_dip
+from tomopy_dip.checkpoints import load_checkpoint, read_metadata
+from tomopy_dip.engine import _Batch
+from tomopy_dip.geometry import Geometry
+from tomopy_dip.options import Options
+from tomopy_dip.pretrain import add_cli, simulate_pairs, state_path, view_geometry
+from tomopy_dip.projector import get_operator
+
+THETA = np.linspace(0, np.pi, 24, endpoint=False)
+TINY = dict(channels=(8, 8), skip_channels=(4, 4), norm_groups=4)
+FAST = dict(batch_size=2, val_size=2, progress=False, **TINY)
+
+
+def _state(path):
+    return torch.load(state_path(path), map_location="cpu", weights_only=True)
+
+
+def test_pairs_use_the_engines_normalisation_and_noise_model():
+    g = Geometry(THETA, 32, beam="parallel")
+    op = get_operator(g)
+    pairs = simulate_pairs(op, seed=1, indices=[0, 1, 2], noise=0.05, filter_name="hann")
+    assert pairs["input"].shape == pairs["target"].shape == (3, 1, 32, 32)
+    # What the engine computes from the same sinograms (its FBP, filter and 99.9 % scale).
+    opts = Options(filter_name="hann", device=torch.device("cpu"))
+    batch = _Batch(pairs["sinogram"].numpy(), [g] * 3, opts)
+    torch.testing.assert_close(batch.scale, pairs["scale"])
+    torch.testing.assert_close(batch.fbp, pairs["input"][:, 0])
+    # Target = phantom / s; noise = 5 % of the mean absolute projection.
+    from tomopy_dip.ellipses import random_phantom, sample_rng
+
+    x = random_phantom((32, 32), sample_rng(1, 2, "train"))
+    torch.testing.assert_close(pairs["target"][2, 0] * pairs["scale"][2], torch.from_numpy(x))
+    clean = op(torch.from_numpy(x))
+    resid = pairs["sinogram"][2] - clean
+    assert abs(float(resid.std() / clean.abs().mean()) - 0.05) < 0.005
+    # Deterministic per sample index, whatever else is in the batch.
+    again = simulate_pairs(op, seed=1, indices=[2], noise=0.05)
+    torch.testing.assert_close(again["input"][0], pairs["input"][2])
+
+
+def test_view_geometry_keeps_the_arc():
+    g = Geometry(np.linspace(0, 2 * np.pi, 60, endpoint=False), 40, beam="fanflat",
+                 source_origin=200.0, origin_detector=100.0)
+    g20 = view_geometry(g, 20)
+    assert g20.nproj == 20 and g20.beam == "fanflat" and g20.source_origin == 200.0
+    np.testing.assert_allclose(g20.theta, np.linspace(0, 2 * np.pi, 20, endpoint=False))
+    with pytest.raises(ValueError, match="evenly spaced"):
+        view_geometry(g.replace(theta=np.array([0.0, 0.1, 0.5])), 10)
+
+
+def test_pretrain_writes_best_periodic_and_state(tmp_path):
+    out = tmp_path / "p.safetensors"
+    seen = []
+    path = tomopy_dip.pretrain(THETA, 24, out=out, num_steps=4, val_every=2, checkpoint_every=2,
+                               callback=seen.append, **FAST)
+    assert path == out and out.is_file()
+    assert (tmp_path / "p-step2.safetensors").is_file() and (tmp_path / "p-step4.safetensors").is_file()
+    assert [s["step"] for s in seen] == [1, 2, 3, 4]
+    assert [s["val_psnr"] is not None for s in seen] == [False, True, False, True]
+    meta = read_metadata(out)
+    tr = meta["training"]
+    assert tr["best_step"] in (2, 4) and tr["num_steps"] == 4 and tr["batch_size"] == 2
+    assert np.isfinite(tr["val_psnr"]) and np.isfinite(tr["val_psnr_fbp"])
+    assert meta["geometry"]["nproj"] == 24 and meta["geometry"]["beam"] == "parallel"
+    assert meta["noise"]["level"] == 0.05 and meta["data"]["filter_name"] == "hann"
+    assert meta["network"]["channels"] == [8, 8] and meta["version"] == tomopy_dip.__version__
+    assert "tomopy_dip.pretrain(" in meta["command"]
+    st = _state(out)
+    assert st["step"] == 4 and len(st["history"]["loss"]) == 4
+    # Done already: a second call returns at once and leaves the files alone.
+    mtime = out.stat().st_mtime_ns
+    assert tomopy_dip.pretrain(THETA, 24, out=out, num_steps=4, val_every=2, checkpoint_every=2,
+                               **FAST) == out
+    assert out.stat().st_mtime_ns == mtime
+
+
+def test_interrupted_run_resumes_to_the_same_result(tmp_path):
+    kw = dict(num_steps=5, val_every=2, checkpoint_every=0, seed=3, **FAST)
+    straight = tomopy_dip.pretrain(THETA, 24, out=tmp_path / "a.safetensors", **kw)
+
+    def stop_at_3(info):
+        if info["step"] == 3:
+            raise KeyboardInterrupt
+
+    out = tmp_path / "b.safetensors"
+    with pytest.raises(KeyboardInterrupt):
+        tomopy_dip.pretrain(THETA, 24, out=out, callback=stop_at_3, **kw)
+    assert _state(out)["step"] == 3
+    seen = []
+    tomopy_dip.pretrain(THETA, 24, out=out, callback=seen.append, **kw)
+    assert [s["step"] for s in seen] == [4, 5]  # continued, did not start over
+    a, b = _state(straight), _state(out)
+    assert a["step"] == b["step"] == 5
+    for k in a["model"]:
+        torch.testing.assert_close(a["model"][k], b["model"][k], rtol=1e-5, atol=1e-6)
+    assert a["history"]["val_psnr"] == pytest.approx(b["history"]["val_psnr"], rel=1e-4)
+    ca, cb = load_checkpoint(straight), load_checkpoint(out)
+    assert ca.metadata["training"]["best_step"] == cb.metadata["training"]["best_step"]
+    # Other arguments: refuse to resume, unless told to start over.
+    with pytest.raises(ValueError, match="other arguments.*seed"):
+        tomopy_dip.pretrain(THETA, 24, out=out, **{**kw, "seed": 4})
+    seen.clear()
+    tomopy_dip.pretrain(THETA, 24, out=out, resume=False, callback=seen.append, **{**kw, "num_steps": 2})
+    assert [s["step"] for s in seen] == [1, 2]
+
+
+def test_several_view_counts_and_fan_beam(tmp_path):
+    theta = np.linspace(0, 2 * np.pi, 40, endpoint=False)
+    out = tomopy_dip.pretrain(theta, 40, num_gridx=24, num_gridy=24, out=tmp_path / "f.safetensors",
+                              num_steps=3, views=[10, 20, 40], beam="fanflat", source_origin=60.0,
+                              origin_detector=30.0, detector_spacing=1.0, val_size=3,
+                              batch_size=2, progress=False, **TINY)
+    meta = read_metadata(out)
+    assert meta["geometry"]["views"] == [10, 20, 40] and meta["geometry"]["beam"] == "fanflat"
+    assert meta["geometry"]["arc"] == pytest.approx(2 * np.pi)
+    assert meta["serves"]["views"][0] <= 10 and meta["serves"]["views"][1] >= 40
+    assert meta["arguments"]["views"] == [10, 20, 40]
+
+
+def test_pretraining_learns(tmp_path):
+    """A short run on 32² ends up better than the FBP it starts from, on held-out phantoms."""
+    out = tomopy_dip.pretrain(THETA, 32, out=tmp_path / "l.safetensors", num_steps=150, val_every=30,
+                              checkpoint_every=0, batch_size=4, val_size=8, lr_max=1e-2,
+                              progress=False, channels=(8, 8, 8), skip_channels=(4, 4, 4),
+                              norm_groups=4)  # per-channel norm (the default) learns slower here
+    tr = read_metadata(out)["training"]
+    hist = _state(out)["history"]
+    assert hist["val_psnr"][-1] > hist["val_psnr"][0] + 1.5
+    assert tr["val_psnr"] == max(hist["val_psnr"]) and tr["val_psnr"] > tr["val_psnr_fbp"] + 0.3
+
+
+def test_bad_arguments(tmp_path):
+    out = tmp_path / "x.safetensors"
+    with pytest.raises(TypeError, match="nonsense"):
+        tomopy_dip.pretrain(THETA, 24, out=out, nonsense=1)
+    with pytest.raises(ValueError, match="num_steps"):
+        tomopy_dip.pretrain(THETA, 24, out=out, num_steps=0)
+    with pytest.raises(ValueError, match="safetensors"):
+        tomopy_dip.pretrain(THETA, 24, out=tmp_path / "x.pt", num_steps=1)
+    with pytest.raises(ValueError, match="source_origin"):
+        tomopy_dip.pretrain(THETA, 24, out=out, num_steps=1, beam="fanflat")
+    assert not out.exists()
+
+
+def test_command_line(tmp_path, capsys):
+    parser = argparse.ArgumentParser(prog="tomopy-dip")
+    add_cli(parser.add_subparsers(dest="command"))
+    out = tmp_path / "c.safetensors"
+    argv = ["pretrain", "--ndet", "24", "--nproj", "24", "--out", str(out), "--steps", "2",
+            "--batch-size", "2", "--val-size", "2", "--channels", "8", "8", "--skip-channels", "4", "4",
+            "--no-progress", "--serves-views", "10", "40", "--serves-size", "16", "48"]
+    args = parser.parse_args(argv)
+    args.argv = ["tomopy-dip", *argv]
+    assert args.func(args) == 0
+    assert capsys.readouterr().out.strip() == str(out)
+    meta = read_metadata(out)
+    assert meta["command"].startswith("tomopy-dip pretrain --ndet 24")
+    assert meta["serves"] == {"views": [10, 40], "size": [16, 48]}
+    assert np.allclose(meta["arguments"]["theta"], THETA)
+    assert json.loads(json.dumps(meta)) == meta

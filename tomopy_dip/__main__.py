@@ -1,0 +1,8 @@
+"""``python -m tomopy_dip``: the ``tomopy-dip`` command line (see :mod:`tomopy_dip.cli`)."""
+
+import sys
+
+from .cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())

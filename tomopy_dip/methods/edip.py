@@ -1,0 +1,96 @@
+"""Educated DIP (Barbano, Leuschner et al., IEEE TCI 2022) and its fixed-encoder variant.
+
+EDIP starts (TV-)DIP from a U-Net pretrained on synthetic data of the measurement's geometry
+(:func:`tomopy_dip.pretrain`), with the FBP as network input, and fine-tunes all its weights on
+the measurement: the pretrained network's output is already a fair reconstruction at iteration
+0, so far fewer iterations are needed than from a random start. EDIP-FE fine-tunes only the
+decoder: the frozen encoder's features of the fixed input are computed once, which makes each
+iteration cheaper.
+
+Keyword ``checkpoint``: a registry name (``tomopy-dip checkpoints list``) or a checkpoint file;
+without it the best-matching registered checkpoint for the data's geometry is chosen
+(:func:`tomopy_dip.checkpoints.choose_checkpoint`), with a
+:class:`~tomopy_dip.checkpoints.CheckpointMatchWarning` naming it when the match is poor. The
+network configuration comes from the checkpoint; ``channels`` and the other network keywords
+may be given only when they agree with it. A checkpoint that cannot serve the data (another beam
+type, another input channel count) or a corrupt file raises :class:`ValueError` before fitting.
+
+Data scaling is the engine's (input ``FBP(y) / s``, output at unit scale), the same as in
+pretraining, so a checkpoint serves data in any units.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import fields
+
+from ..checkpoints import CheckpointMatchWarning, resolve_checkpoint
+from ..geometry import Geometry
+from ..networks import UNetConfig
+from ..options import Options
+from .base import Method
+from .dip import DEFAULT_TV_WEIGHT
+
+__all__ = ["EDIP", "EDIP_FE", "load_network"]
+
+_NETWORK_FIELDS = ("channels", "skip_channels", "norm_groups", "out_activation")
+
+
+def _option_defaults() -> dict:
+    return {f.name: f.default for f in fields(Options) if f.name in _NETWORK_FIELDS}
+
+
+def load_network(options: Options, geometry: Geometry) -> tuple[UNetConfig, dict]:
+    """The pretrained start for ``geometry``: ``(UNetConfig, single-network state dict)``.
+
+    Raises
+    ------
+    ValueError
+        The checkpoint cannot serve the data, is corrupt, or network keywords contradict it.
+    TypeError
+        ``checkpoint`` is neither a name nor a path.
+    """
+    ckpt = resolve_checkpoint(options.checkpoint, geometry)
+    defaults = _option_defaults()
+    for name in _NETWORK_FIELDS:
+        given = getattr(options, name)
+        if given != defaults[name] and given != getattr(ckpt.config, name):
+            raise ValueError(
+                f"{name}={given!r} contradicts checkpoint {ckpt.label}, whose network has "
+                f"{name}={getattr(ckpt.config, name)!r}; EDIP takes the network from the "
+                f"checkpoint: drop {name} (or pretrain a network with it)"
+            )
+    data = ckpt.metadata.get("data", {})
+    trained_filter = data.get("filter_name")
+    if trained_filter and trained_filter != options.filter_name:
+        warnings.warn(
+            f"checkpoint {ckpt.label} was pretrained on FBPs with filter_name={trained_filter!r}, "
+            f"the network input here uses {options.filter_name!r}: its start will be worse",
+            CheckpointMatchWarning, stacklevel=3,
+        )
+    if data.get("input", "fbp") != options.network_input:
+        warnings.warn(
+            f"checkpoint {ckpt.label} was pretrained on {data.get('input', 'fbp')!r} inputs, the "
+            f"network input here is {options.network_input!r}",
+            CheckpointMatchWarning, stacklevel=3,
+        )
+    return ckpt.config, ckpt.state
+
+
+EDIP = Method(
+    name="edip",
+    defaults={"network_input": "fbp", "tv_weight": DEFAULT_TV_WEIGHT},
+    keywords=("checkpoint",),
+    load_network=load_network,
+    description="educated DIP: a pretrained U-Net on the FBP, fine-tuned to the data",
+)
+
+EDIP_FE = Method(
+    name="edip_fe",
+    defaults={"network_input": "fbp", "tv_weight": DEFAULT_TV_WEIGHT},
+    keywords=("checkpoint",),
+    trainable="decoder",
+    load_network=load_network,
+    description="educated DIP with a fixed encoder: only the decoder is fine-tuned",
+)
+
