@@ -73,6 +73,7 @@ def main() -> None:
         print(f"{ph}: FBP {r['fbp']['psnr']:.2f}, SIRT {r['sirt']['psnr']:.2f}, "
               f"TV {target:.2f} (gamma {r['tv']['gamma']:g})", flush=True)
         rows[ph] = r
+        save(f"htc_{args.views}_{args.size}", {"machine": machine(), "args": vars(args), "rows": rows})
 
     methods = ["fbp", "sirt", "tv", *args.methods]
     print(f"\nHTC-{args.views} at {args.size}², median over {', '.join(args.phantoms)}\n")

@@ -22,7 +22,7 @@ def test_output_shape_matches_input(hw):
     assert torch.isfinite(out).all()
 
 
-def test_default_config_is_edip_topology():
+def test_default_config_builds():
     cfg = UNetConfig()
     assert cfg.scales == len(cfg.channels) == len(cfg.skip_channels)
     net = UNet(cfg)

@@ -1,15 +1,16 @@
 """Reconstruction quality on simulated sparse-view data, and the metrics themselves.
 
-Measured here (1 torch thread, busy 2-core machine), 32x32 Shepp-Logan, 12 views over 180 deg,
-5 % noise, FBP with the Hann filter 16.2 dB:
+TV-DIP against FBP (Hann filter) on a 64x64 Shepp-Logan, 16 views over 180 deg, 2 % noise
+(FBP: 17.35 dB). Measured with 1 torch thread on a shared 2-core machine:
 
-* TV-DIP with the current defaults (EDIP U-Net, ``lr=1e-3``, ``tv_weight=1e-3``): 15.2 dB after
-  400 iterations (30 s) - below FBP: the default TV weight over-smooths (at 64x64, 30 views,
-  2 % noise: 15.0 dB after 600 iterations vs FBP 18.1 dB).
-* TV-DIP with the tiny network used here (``channels=(8, 8, 16)``), ``lr=1e-2``,
-  ``tv_weight=3e-5``: 800 iterations, 20.3 / 18.7 / 19.6 dB for seeds 0 / 1 / 2 (20-35 s).
+* current defaults (4x32-channel U-Net with skips at every merge, per-channel GroupNorm, sigmoid
+  output, ``lr=1e-3``, ``tv_weight=1e-6``): 20.1 / 18.5 / 19.6 dB after 600 iterations and
+  21.5 / 20.5 dB after 900 iterations (seeds 0 / 1 / 2), ~33 s for 900;
+* the earlier defaults (EDIP 32-32-64-64-128, no output activation, ``tv_weight=1e-3``) stayed
+  below FBP: 15.0 dB after 600 iterations at 64x64 / 30 views / 2 % (FBP 18.1 dB) - the TV
+  weight over-smoothed.
 
-The test therefore sets ``lr`` and ``tv_weight`` explicitly.
+The test uses the defaults (so that it guards them), 900 iterations, and asks for 1.5 dB over FBP.
 """
 
 from __future__ import annotations
@@ -26,17 +27,16 @@ from tomopy_dip.phantoms import shepp_logan, simulate
 
 @pytest.mark.slow
 def test_tv_dip_beats_fbp_on_sparse_noisy_views():
-    n, nviews = 32, 12
+    n, nviews = 64, 16
     theta = np.linspace(0, np.pi, nviews, endpoint=False)
     truth = shepp_logan(n)
-    sino = simulate(truth, theta, noise=0.05, seed=0)
+    sino = simulate(truth, theta, noise=0.02, seed=0)
     op = get_operator(Geometry(theta, n))
     rec_fbp = fbp(torch.from_numpy(sino), op, "hann").numpy()
-    # default network and TV weight (measured: FBP 16.25 dB, TV-DIP 17.14 dB after 600 iterations)
-    res = tomopy_dip.reconstruct(sino, theta, method="tv_dip", num_iter=600, seed=0, progress=False)
+    res = tomopy_dip.reconstruct(sino, theta, method="tv_dip", num_iter=900, seed=0, progress=False)
     p_fbp, p_dip = psnr(rec_fbp, truth), psnr(res.images, truth)
     print(f"FBP(hann) {p_fbp:.2f} dB, TV-DIP {p_dip:.2f} dB (iteration {res.iteration[0]})")
-    assert p_dip > p_fbp + 0.5, (p_dip, p_fbp)
+    assert p_dip > p_fbp + 1.5, (p_dip, p_fbp)
     assert ssim(res.images, truth) > ssim(rec_fbp, truth)
     # the loss went down by a lot: the network did fit the data
     loss = res.history["loss"][:, 0]

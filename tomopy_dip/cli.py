@@ -205,7 +205,7 @@ KEYWORD_OPTIONS: list[tuple[str, str, Callable[[str], Any], str]] = [
     ("--source-origin", "source_origin", float, "fan beam: source to rotation axis, in image pixels"),
     ("--origin-detector", "origin_detector", float, "fan beam: rotation axis to detector, in image pixels"),
     ("--detector-spacing", "detector_spacing", float, "detector pixel pitch in image pixels [1]"),
-    ("--projector", "projector", str, "ASTRA projector: line, linear, strip, line_fanflat, strip_fanflat"),
+    ("--projector", "projector", str, "ASTRA projector: line, linear, strip (parallel), line_fanflat (fan beam)"),
     ("--checkpoint", "checkpoint", str, "EDIP / EDIP-FE: pretrained checkpoint, registry NAME or file PATH"),
     ("--inner-steps", "inner_steps", int, "aSeqDIP: Adam steps per input update (N) [2]"),
     ("--ae-weight", "ae_weight", float, "aSeqDIP: weight of the autoencoding term (lambda) [1.0]"),
@@ -226,20 +226,6 @@ def _add_common(p: argparse.ArgumentParser, top: bool = False) -> None:
 class _Formatter(argparse.HelpFormatter):
     def __init__(self, prog: str) -> None:
         super().__init__(prog, max_help_position=32)
-
-
-def _external_cli(module: str) -> Callable[[Any], argparse.ArgumentParser] | None:
-    """``module.add_cli`` (a sub-command provided by another module), or None when absent."""
-    import importlib
-
-    try:
-        mod = importlib.import_module(module)
-    except ModuleNotFoundError as exc:
-        if exc.name != module:
-            raise
-        return None
-    fn = getattr(mod, "add_cli", None)
-    return fn if callable(fn) else None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -344,29 +330,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("names", nargs="+", metavar="NAME", help="dataset names, or 'all'")
     _add_common(p)
 
-    # ---- checkpoints (and pretrain): the modules' own sub-commands when they provide them
-    add_ck = _external_cli("tomopy_dip.checkpoints")
-    if add_ck is not None:
-        ck = add_ck(sub)
-        _add_common(ck)
-    else:
-        ck = sub.add_parser("checkpoints", formatter_class=_Formatter, help="pretrained EDIP checkpoints",
-                            description="List, inspect and download pretrained EDIP checkpoints "
-                                        "(needs tomopy_dip.checkpoints).")
-        _add_common(ck)
-        csub = ck.add_subparsers(dest="action", metavar="ACTION")
-        p = csub.add_parser("list", help="list the registered checkpoints")
-        _add_common(p)
-        p = csub.add_parser("info", help="geometry and training details of a checkpoint (NAME or PATH)")
-        p.add_argument("name", metavar="NAME|PATH")
-        _add_common(p)
-        p = csub.add_parser("fetch", help="download (or find offline) and verify checkpoints")
-        p.add_argument("names", nargs="+", metavar="NAME")
-        _add_common(p)
-        ck.set_defaults(func=_cmd_checkpoints)
-    add_pt = _external_cli("tomopy_dip.pretrain")
-    if add_pt is not None:
-        _add_common(add_pt(sub))
+    # ---- checkpoints and pretrain: sub-commands defined by their own modules
+    from .checkpoints import add_cli as add_checkpoints_cli
+    from .pretrain import add_cli as add_pretrain_cli
+
+    ck = add_checkpoints_cli(sub)
+    _add_common(ck)
+    _add_common(add_pretrain_cli(sub))
     parser._subparsers_map = {"datasets": ds, "checkpoints": ck}  # type: ignore[attr-defined]
     return parser
 
@@ -674,77 +644,6 @@ def _cmd_datasets(args: argparse.Namespace, parser: argparse.ArgumentParser) -> 
 
 
 # ---------------------------------------------------------------------------- checkpoints
-def _checkpoints_module() -> Any:
-    import importlib
-
-    try:
-        return importlib.import_module("tomopy_dip.checkpoints")
-    except ModuleNotFoundError as exc:
-        if exc.name not in ("tomopy_dip.checkpoints",):
-            raise
-        raise Failure("checkpoints are not available in this version of tomopy_dip "
-                      "(the module tomopy_dip.checkpoints is missing)") from None
-
-
-def _registry_of(mod: Any) -> dict[str, Any]:
-    for attr in ("CHECKPOINTS", "REGISTRY"):
-        reg = getattr(mod, attr, None)
-        if isinstance(reg, dict):
-            return reg
-    fn = getattr(mod, "list_checkpoints", None)
-    if callable(fn):
-        got = fn()
-        return dict(got) if isinstance(got, dict) else {getattr(e, "name", str(e)): e for e in got}
-    raise Failure("tomopy_dip.checkpoints has no CHECKPOINTS registry")
-
-
-def _cmd_checkpoints(args: argparse.Namespace) -> int:
-    """Fallback ``checkpoints`` sub-command (used when tomopy_dip.checkpoints has no ``add_cli``)."""
-    if args.action is None:
-        raise UsageError("checkpoints needs an action: list, info NAME or fetch NAME")
-    mod = _checkpoints_module()
-    handler = getattr(mod, "cli", None)
-    if callable(handler):  # the checkpoints module may implement the sub-commands itself
-        return int(handler(args) or 0)
-    reg = _registry_of(mod)
-    if args.action == "list":
-        _print_registry(reg, "checkpoints")
-        return EXIT_OK
-    if args.action == "info":
-        info = getattr(mod, "info", None) or getattr(mod, "checkpoint_info", None)
-        if callable(info):
-            got = info(args.name)
-            if isinstance(got, dict):
-                print(args.name)
-                for k, v in got.items():
-                    print(f"  {k:<14} {v}")
-            else:
-                print(got)
-            return EXIT_OK
-        if args.name not in reg:
-            raise UsageError(f"unknown checkpoint {args.name!r}; known: {', '.join(reg) or 'none'}")
-        _print_entry(args.name, reg[args.name])
-        return EXIT_OK
-    from tomopy_dip.registry import RegistryError, fetch
-
-    getter = getattr(mod, "get_path", None) or getattr(mod, "fetch_checkpoint", None)
-    failed = 0
-    for n in args.names:
-        if n not in reg:
-            raise UsageError(f"unknown checkpoint {n!r}; known: {', '.join(reg) or 'none'}")
-        try:
-            p = getter(n) if callable(getter) else fetch(reg[n], progress=not args.quiet)
-        except RegistryError as exc:
-            print(f"{PROG}: error: {exc}", file=sys.stderr)
-            failed += 1
-            continue
-        print(f"{n}: {p}")
-    if failed:
-        raise Failure(f"{failed} of {len(args.names)} checkpoint(s) could not be fetched")
-    return EXIT_OK
-
-
-# ---------------------------------------------------------------------------- entry point
 def _one_line(exc: BaseException) -> str:
     """The exception as one line; unexpected exception types keep their name."""
     from tomopy_dip.io import DataFileError

@@ -79,7 +79,8 @@ class Geometry:
         for ``beam="fanflat"``; ``detector_spacing`` defaults to 1 for parallel beam.
     projector : str, optional
         ASTRA CPU projector type (``"line"``, ``"linear"``, ``"strip"`` for parallel beam,
-        ``"line_fanflat"``, ``"strip_fanflat"`` for fan beam).
+        ``"line_fanflat"`` for fan beam; ASTRA 2.5's ``strip_fanflat`` refuses the shifted
+        ``fanflat_vec`` geometries that carry the centre).
 
     Examples
     --------
