@@ -306,7 +306,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--size", type=_positive_int, default=None, metavar="N", help="phantom size N x N [128]")
     d.add_argument("--views", type=_positive_int, default=None, metavar="V", help="views over 180 degrees [30]")
     d.add_argument("--noise", type=float, default=None, metavar="F", help="relative noise level [0.02]")
-    d.add_argument("--num-iter", type=int, default=None, metavar="N", help="TV-DIP iterations [400]")
+    d.add_argument("--num-iter", type=int, default=None, metavar="N", help="TV-DIP iterations [1500]")
     d.add_argument("--algorithm", choices=sorted(algos), default="tv_dip", metavar="ALGORITHM",
                    help="method compared with FBP [tv_dip]")
     d.add_argument("--seed", type=int, default=0, help="seed of the noise and the network [0]")

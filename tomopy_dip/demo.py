@@ -27,7 +27,7 @@ __all__ = ["DemoResult", "run_demo", "DEFAULTS", "QUICK"]
 log = logging.getLogger(__name__)
 
 #: Default demo settings: 128² phantom, 30 views over 180°, 2 % noise.
-DEFAULTS = {"size": 128, "views": 30, "noise": 0.02, "num_iter": 400}
+DEFAULTS = {"size": 128, "views": 30, "noise": 0.02, "num_iter": 1500}
 #: ``--quick``: a run of a few seconds that still shows TV-DIP beating FBP.
 QUICK = {"size": 64, "views": 20, "noise": 0.02, "num_iter": 150}
 
@@ -76,7 +76,7 @@ def run_demo(out: str | os.PathLike = "tomopy-dip-demo", size: int | None = None
     noise : float, optional
         Relative Gaussian noise (0.02 = 2 % of the mean projection value).
     num_iter : int, optional
-        TV-DIP iterations. Default 400 (150 with ``quick``).
+        TV-DIP iterations. Default 1500 (150 with ``quick``).
     quick : bool
         Smaller defaults for a run of seconds.
     seed : int
