@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import logging
 
-import numpy as np
 import torch
 
 from common import dip_run, htc_problem, machine, median, save, stability, tv_best, use_shared_data

@@ -14,7 +14,6 @@ import argparse
 import logging
 import time
 
-import numpy as np
 import torch
 
 from common import (dip_run, first_reach, htc_problem, machine, median, save, stability, tv_best,

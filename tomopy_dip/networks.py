@@ -19,7 +19,7 @@ pretraining, where ``n_models == 1``), and the channel axis holds the models one
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Iterator, Sequence
 
 import torch

@@ -20,7 +20,6 @@ from typing import Any, Callable
 import numpy as np
 
 from .engine import run
-from .methods import get_method
 from .methods.base import Method
 
 __all__ = ["make_algorithm", "recon"]
