@@ -46,6 +46,22 @@ def save(name: str, data: dict) -> Path:
     return path
 
 
+def save_rows(name: str, header: dict, rows: dict) -> Path:
+    """Save ``rows`` into ``results/<name>.json``, merged with the rows already there.
+
+    Read just before writing, so that several processes (e.g. one per problem, one torch
+    thread each) can fill the same file.
+    """
+    merged = {**load(name).get("rows", {}), **rows}
+    return save(name, {**header, "rows": merged})
+
+
+def load(name: str) -> dict:
+    """The saved ``results/<name>.json``, or an empty dict."""
+    path = RESULTS / f"{name}.json"
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
 def htc_problem(phantom: str, n_views: int, size: int, cache: bool = True) -> dict:
     """Sparse-view HTC data, its operator and the 720-view SIRT-300 reference (BENCHMARK.md)."""
     d = load_htc2022(phantom, n_views, size)
@@ -60,6 +76,36 @@ def htc_problem(phantom: str, n_views: int, size: int, cache: bool = True) -> di
         np.save(ref_path, ref)
     d["op"] = operator_for(d["sinogram"], d["theta"], d["center"], **d["geometry"])
     d["reference"] = ref
+    return d
+
+
+def tooth_problem(n_views: int = 31, detector_bin: int = 4, row: int = 0) -> dict:
+    """TomoPy's tooth (parallel beam, 181 views over 180°): a sparse subset and a dense reference.
+
+    Normalised and -log'd, detector binned by ``detector_bin`` (640 -> 160 pixels by default),
+    centre by Vo's method; ``n_views`` evenly spaced views of the 181; reference: SIRT-300 of
+    all 181 views on the same ``ndet`` x ``ndet`` grid.
+    """
+    from tomopy_dip import preprocess as pp
+    from tomopy_dip.datasets import load_tooth
+
+    raw = load_tooth()
+    proj = pp.minus_log(pp.normalize(raw["proj"], raw["flat"], raw["dark"]))
+    center = float(pp.find_center(proj, raw["theta"], ind=row))
+    sino = pp.bin_detector(pp.to_sinograms(proj)[row], detector_bin).astype(np.float32)
+    center = float(pp.binned_center(center, detector_bin))
+    theta = raw["theta"]
+    ref_path = RESULTS / f"ref_tooth_{row}_{sino.shape[1]}.npy"
+    if ref_path.exists():
+        ref = np.load(ref_path)
+    else:
+        ref = sirt(sino, operator_for(sino, theta, center), 300, nonneg=True)
+        RESULTS.mkdir(exist_ok=True)
+        np.save(ref_path, ref)
+    idx = np.round(np.linspace(0, len(theta) - 1, n_views)).astype(int)
+    d = {"sinogram": np.ascontiguousarray(sino[idx]), "theta": theta[idx], "center": center,
+         "geometry": {}, "reference": ref}
+    d["op"] = operator_for(d["sinogram"], d["theta"], center)
     return d
 
 

@@ -16,7 +16,7 @@ import time
 
 import torch
 
-from common import (dip_run, first_reach, htc_problem, machine, median, save, stability, tv_best,
+from common import (dip_run, first_reach, htc_problem, load, machine, median, save_rows, stability, tv_best,
                     use_shared_data)
 
 import tomopy_dip
@@ -33,14 +33,22 @@ def main() -> None:
     ap.add_argument("--methods", nargs="+", default=["dip", "tv_dip"])
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--set", nargs="*", default=[], help="extra keyword=value for the DIP methods")
+    ap.add_argument("--fresh", action="store_true",
+                    help="recompute phantoms already in results/htc_<views>_<size>.json (default: reuse them)")
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
     torch.set_num_threads(args.threads)
     use_shared_data()
     extra = {k: eval(v) for k, v in (s.split("=", 1) for s in args.set)}  # noqa: S307 - benchmark CLI
 
+    name = f"htc_{args.views}_{args.size}"
+    previous = {} if args.fresh else load(name).get("rows", {})
     rows = {}
     for ph in args.phantoms:
+        if all(m in previous.get(ph, {}) for m in ("fbp", "sirt", "tv", *args.methods)):
+            rows[ph] = previous[ph]
+            print(f"{ph}: reusing results/{name}.json (--fresh recomputes)", flush=True)
+            continue
         d = htc_problem(ph, args.views, args.size)
         ref, op = d["reference"], d["op"]
         r = {}
@@ -72,7 +80,7 @@ def main() -> None:
         print(f"{ph}: FBP {r['fbp']['psnr']:.2f}, SIRT {r['sirt']['psnr']:.2f}, "
               f"TV {target:.2f} (gamma {r['tv']['gamma']:g})", flush=True)
         rows[ph] = r
-        save(f"htc_{args.views}_{args.size}", {"machine": machine(), "args": vars(args), "rows": rows})
+        save_rows(name, {"machine": machine(), "args": vars(args)}, rows)
 
     methods = ["fbp", "sirt", "tv", *args.methods]
     print(f"\nHTC-{args.views} at {args.size}², median over {', '.join(args.phantoms)}\n")
@@ -87,7 +95,7 @@ def main() -> None:
               f"{fmt(median(v.get('sec_to_tv') for v in vals), '{:.0f}')} | "
               f"{fmt(median(v.get('sec_to_tv+1dB') for v in vals), '{:.0f}')} | "
               f"{fmt(median(v.get('sec_per_iter') for v in vals), '{:.3f}')} |")
-    path = save(f"htc_{args.views}_{args.size}", {"machine": machine(), "args": vars(args), "rows": rows})
+    path = save_rows(name, {"machine": machine(), "args": vars(args)}, rows)
     print(f"\nwritten {path}")
 
 

@@ -3,16 +3,14 @@
 Usage (from the repository root)::
 
     python benchmarks/pretrain_checkpoints.py measure            # seconds per step, projected hours
-    python benchmarks/pretrain_checkpoints.py parallel           # 6000 steps x 8 at 128²
-    python benchmarks/pretrain_checkpoints.py htc                # 2400 steps x 4 at 256²
+    python benchmarks/pretrain_checkpoints.py parallel --threads 1   # 4000 steps x 8 at 128²
+    python benchmarks/pretrain_checkpoints.py htc --threads 1        # 1800 steps x 4 at 256²
     python benchmarks/pretrain_checkpoints.py register           # copy into the package, write the registry
 
-Measured here (``measure``, the default U-Net 32-32-64-64-128, on the shared
-2-core machine while other jobs ran, load 6-8): parallel 0.92 s/step with ``--threads 1``
-(4.1 s/step with 2 threads: oversubscription), HTC 2.61 s/step with ``--threads 1``; hence
-about 1.6 h and 1.8 h, validation included. On an idle machine two threads should be faster;
-run ``measure`` first and pass ``--threads 1`` when the machine is shared. Each run stays under
-2 hours at those rates; ``--steps`` adjusts the length (the one-cycle schedule follows it).
+Measured here: the two runs side by side with ``--threads 1`` each (one per core of the 2-core
+machine): parallel 0.73 s/step, 0.80 h; HTC 2.1 s/step, 1.04 h, validation included (figures in
+``benchmarks/README.md``). ``measure`` projects a run's length from a few steps; ``--steps``
+adjusts it (the one-cycle schedule follows it).
 
 ``parallel``
     One network for parallel-beam scans of 20-720 views over 180° and images of 128²-512²:
@@ -25,7 +23,8 @@ run ``measure`` first and pass ``--threads 1`` when the machine is shared. Each 
     256² image (``tomopy_dip.datasets.load_htc2022(..., n_views=60, size=256)["geometry"]``).
 
 Both use EDIP's recipe (5 % noise, MSE, Adam with weight decay 1e-5, one-cycle schedule with peak
-lr 5e-4) and the engine's default U-Net (:class:`tomopy_dip.options.Options`). A run is
+lr 5e-4) and pretraining's default network: the engine's U-Net (:class:`tomopy_dip.options.Options`)
+with GroupNorm over 4 groups (:data:`tomopy_dip.pretrain.PRETRAIN_NORM_GROUPS`). A run is
 resumable: interrupt it (Ctrl-C) and start the same command again. Work files (periodic
 checkpoints, the resume state) go to ``benchmarks/results/pretrain/``; ``register`` copies the
 best checkpoint of each run into ``tomopy_dip/checkpoints/`` and rewrites
@@ -44,6 +43,7 @@ import shlex
 import shutil
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -66,7 +66,7 @@ RUNS = {
         "file": "edip_parallel_128.safetensors",
         "description": "EDIP U-Net for parallel beam, 20-720 views over 180°, images 128²-512² "
                        "(trained on 128² random ellipses, 5 % noise)",
-        "steps": 6000, "batch_size": 8,
+        "steps": 4000, "batch_size": 8,
         "serves": {"views": [20, 720], "size": [128, 512]},
     },
     "htc": {
@@ -75,7 +75,7 @@ RUNS = {
         "description": "EDIP U-Net for the HTC 2022 fan-beam scanner: 60 views over 360°, 560 "
                        "detector pixels, 256² images of the challenge's field of view (random "
                        "ellipses, 5 % noise)",
-        "steps": 2400, "batch_size": 4,
+        "steps": 1800, "batch_size": 4,
         "serves": {"views": [30, 120], "size": [128, 512]},
     },
 }
@@ -124,7 +124,7 @@ def measure(args: argparse.Namespace) -> None:
     """Time a few steps of each run (data + network + optimiser) and project the total."""
     from tomopy_dip.networks import UNet
     from tomopy_dip.options import Options
-    from tomopy_dip.pretrain import simulate_pairs, view_geometry
+    from tomopy_dip.pretrain import PRETRAIN_NORM_GROUPS, simulate_pairs, view_geometry
     from tomopy_dip.geometry import Geometry
 
     if args.threads:
@@ -135,7 +135,7 @@ def measure(args: argparse.Namespace) -> None:
         base = Geometry(geo.pop("theta"), geo.pop("ndet"), **geo)
         geoms = [view_geometry(base, v) for v in views] if views else [base]
         ops = [tomopy_dip.get_operator(g) for g in geoms]
-        net = UNet(Options().network)
+        net = UNet(replace(Options().network, norm_groups=PRETRAIN_NORM_GROUPS))
         opt = torch.optim.Adam(net.parameters(), 1e-4)
         b = args.batch_size or run["batch_size"]
         n = args.measure_steps

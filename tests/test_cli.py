@@ -226,7 +226,9 @@ def test_datasets_list_and_info(capsys, pipeline_env):
 
 def test_checkpoints_commands(capsys):
     code, out, err = _main(capsys, "checkpoints", "list")
-    # available: lists (possibly none); absent module: one clear line, exit 1
-    assert code in (0, 1)
-    if code == 1:
-        assert "checkpoints" in _one_error_line(err)
+    assert code == 0, err
+    assert "edip_parallel: parallel beam, 20-720 views" in out and "edip_htc2022: fanflat beam" in out
+    code, out, err = _main(capsys, "checkpoints", "info", "edip_parallel")
+    assert code == 0 and '"norm_groups": 4' in out and "pretrain_checkpoints.py parallel" in out, err
+    code, _, err = _main(capsys, "checkpoints", "info", "nope")
+    assert code == 1 and "neither a file nor a registered name" in _one_error_line(err)

@@ -132,9 +132,9 @@ def test_pretraining_learns(tmp_path):
     """A short run on 32² ends up better than the FBP it starts from, on held-out phantoms."""
     out = tomopy_dip.pretrain(THETA, 32, out=tmp_path / "l.safetensors", num_steps=150, val_every=30,
                               checkpoint_every=0, batch_size=4, val_size=8, lr_max=1e-2,
-                              progress=False, channels=(8, 8, 8), skip_channels=(4, 4, 4),
-                              norm_groups=4)  # per-channel norm (the default) learns slower here
+                              progress=False, channels=(8, 8, 8), skip_channels=(4, 4, 4))
     tr = read_metadata(out)["training"]
+    assert read_metadata(out)["network"]["norm_groups"] == 4  # pretraining's default, not per-channel
     hist = _state(out)["history"]
     assert hist["val_psnr"][-1] > hist["val_psnr"][0] + 1.5
     assert tr["val_psnr"] == max(hist["val_psnr"]) and tr["val_psnr"] > tr["val_psnr_fbp"] + 0.3

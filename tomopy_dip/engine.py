@@ -76,7 +76,8 @@ class Reconstruction:
         nslices)``; ``"seconds"`` since the start of each slice's batch, shape ``(n_iter,
         nslices)``. Terms are at unit data scale.
     iteration : numpy.ndarray
-        For each slice, the iteration whose image was returned.
+        For each slice, the iteration whose image was returned; -1 for slices that were never
+        fitted because Ctrl-C stopped an earlier batch (their images are zeros).
     scale : numpy.ndarray
         The data scale ``s`` of each slice.
     interrupted : bool

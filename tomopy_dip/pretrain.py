@@ -184,12 +184,18 @@ class _DeferInterrupt:
 
 
 # ---------------------------------------------------------------------------- training
+#: GroupNorm groups of a pretrained network. The engine's per-channel normalisation suits
+#: fitting one image (DIP) but learns slowly from many: after 300 steps of the shipped parallel
+#: run, validation PSNR 21.7 dB with 4 groups against 17.2 dB per channel (FBP: 19.7 dB).
+PRETRAIN_NORM_GROUPS = 4
+
+
 def _network_config(channels, skip_channels, norm_groups, out_activation) -> UNetConfig:
     base = Options().network
     return UNetConfig(
         channels=base.channels if channels is None else tuple(channels),
         skip_channels=base.skip_channels if skip_channels is None else tuple(skip_channels),
-        norm_groups=base.norm_groups if norm_groups is None else int(norm_groups),
+        norm_groups=PRETRAIN_NORM_GROUPS if norm_groups is None else int(norm_groups),
         out_activation=base.out_activation if out_activation is None else out_activation,
     )
 
@@ -260,7 +266,9 @@ def pretrain(theta: Any, ndet: int, center: float | None = None, num_gridx: int 
     filter_name : str
         FBP filter of the network input; must equal the engine's ``filter_name`` (``"hann"``).
     channels, skip_channels, norm_groups, out_activation
-        Network; default the engine's default network (:class:`~tomopy_dip.options.Options`).
+        Network; default the engine's default network (:class:`~tomopy_dip.options.Options`)
+        with GroupNorm over 4 groups (``norm_groups=4``), which learns faster from many images
+        than the engine's per-channel default. EDIP fine-tunes the network as pretrained.
     serves : dict, optional
         ``{"views": [lo, hi], "size": [lo, hi]}`` recorded for the automatic checkpoint choice
         (default: close to the trained view counts and size).

@@ -1,0 +1,148 @@
+"""EDIP and EDIP-FE against DIP (noise input), DIP (FBP input) and TV: rise time and PSNR.
+
+The EDIP paper's protocol (METHODS.md): for every method the PSNR curve against a dense-view
+reference; *steady PSNR* = median PSNR over the last quarter of the run; *rise time* = first
+iteration (and seconds) at which a method reaches DIP (noise)'s steady PSNR − 0.1 dB; *max PSNR*
+and its iteration. All DIP-family runs share the loss (the engine's TV-DIP loss with the default
+``tv_weight``, as the paper's stage 2 is TV-DIP for every method) and each method's default
+learning rate (``--lr`` sets one for all), so the start is what differs: DIP from a random network on noise or on the FBP, EDIP / EDIP-FE from the
+registered pretrained checkpoint chosen automatically for the data's geometry. EDIP-FE's
+seconds per iteration are compared with EDIP's from the same process.
+
+Problems: ``htc:<phantom>`` (HTC-60, BENCHMARK.md's geometry at ``--size``, 720-view SIRT-300
+reference) and ``tooth`` (TomoPy's tooth, parallel beam, 31 of 181 views, detector binned to 160
+pixels, 181-view SIRT-300 reference). Writes ``results/edip_<size>.json`` after every problem
+and reuses finished problems of an earlier run (``--fresh`` recomputes).
+
+    python benchmarks/edip.py --problems htc:ta htc:tb htc:tc tooth --size 128 \\
+        --num-iter 3000 --edip-iter 1000
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import warnings
+
+import numpy as np
+import torch
+
+from common import dip_run, htc_problem, load, machine, median, save_rows, tooth_problem, tv_best, use_shared_data
+
+from tomopy_dip.checkpoints import CheckpointMatchWarning
+
+#: label -> (method, extra keywords, which iteration budget)
+METHODS = {
+    "dip_noise": ("tv_dip", {"network_input": "noise"}, "dip"),
+    "dip_fbp": ("tv_dip", {"network_input": "fbp"}, "dip"),
+    "edip": ("edip", {}, "edip"),
+    "edip_fe": ("edip_fe", {}, "edip"),
+}
+
+
+def steady(curve: list, fraction: float = 0.25) -> float:
+    """Median PSNR over the last ``fraction`` of a (iteration, seconds, psnr) curve."""
+    n = max(1, int(round(len(curve) * fraction)))
+    return float(np.median([p for _, _, p in curve[-n:]]))
+
+
+def rise(curve: list, level: float) -> tuple[int | None, float | None]:
+    for it, sec, p in curve:
+        if p >= level:
+            return it, sec
+    return None, None
+
+
+def problem(spec: str, size: int) -> dict:
+    if spec == "tooth":
+        return tooth_problem()
+    kind, phantom = spec.split(":")
+    if kind != "htc":
+        raise SystemExit(f"unknown problem {spec!r} (htc:<phantom> or tooth)")
+    return htc_problem(phantom, 60, size)
+
+
+def run_problem(d: dict, args: argparse.Namespace) -> dict:
+    r = {"tv": tv_best(d)}
+    r["tv"].pop("curve")
+    for label in args.methods:
+        method, kw, budget = METHODS[label]
+        n = args.num_iter if budget == "dip" else args.edip_iter
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", CheckpointMatchWarning)
+            lr = {} if args.lr is None else {"lr": args.lr}
+            res = dip_run(d, method, n, every=args.every, **lr, **kw)
+        res.pop("image")
+        res["warnings"] = [str(w.message) for w in caught if issubclass(w.category, CheckpointMatchWarning)]
+        res["start_psnr"] = res["curve"][0][2]
+        res["steady_psnr"] = steady(res["curve"])
+        best = max(res["curve"], key=lambda c: c[2])
+        res["max_psnr"], res["max_iteration"] = best[2], best[0]
+        r[label] = res
+    if "dip_noise" in r:
+        level = r["dip_noise"]["steady_psnr"] - 0.1
+        r["rise_level"] = level
+        for label in args.methods:
+            r[label]["rise_iterations"], r[label]["rise_seconds"] = rise(r[label]["curve"], level)
+    return r
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--problems", nargs="+", default=["htc:ta", "htc:tb", "htc:tc", "tooth"])
+    ap.add_argument("--size", type=int, default=128, help="HTC image size (default 128)")
+    ap.add_argument("--num-iter", type=int, default=3000, help="iterations of the DIP runs")
+    ap.add_argument("--edip-iter", type=int, default=1000, help="iterations of EDIP and EDIP-FE")
+    ap.add_argument("--every", type=int, default=10, help="PSNR every this many iterations")
+    ap.add_argument("--lr", type=float, default=None, help="learning rate of all runs (default: each method's)")
+    ap.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--tag", default="", help="suffix of the results file")
+    ap.add_argument("--fresh", action="store_true")
+    args = ap.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    torch.set_num_threads(args.threads)
+    use_shared_data()
+    name = f"edip_{args.size}{args.tag}"
+    previous = {} if args.fresh else load(name).get("rows", {})
+    rows = {}
+    for spec in args.problems:
+        if spec in previous and all(m in previous[spec] for m in args.methods):
+            rows[spec] = previous[spec]
+            print(f"{spec}: reusing results/{name}.json", flush=True)
+            continue
+        rows[spec] = run_problem(problem(spec, args.size), args)
+        r = rows[spec]
+        print(spec, "TV", round(r["tv"]["psnr"], 2), {
+            m: {k: (round(r[m][k], 3) if isinstance(r[m][k], float) else r[m][k])
+                for k in ("start_psnr", "steady_psnr", "max_psnr", "max_iteration", "rise_iterations",
+                          "rise_seconds", "sec_per_iter")} for m in args.methods}, flush=True)
+        save_rows(name, {"machine": machine(), "args": vars(args)}, rows)
+
+    fmt = lambda v, f="{:.2f}": "–" if v is None else f.format(v)  # noqa: E731
+    print("\n| problem | method | start PSNR | rise time (it.) | rise time (s) | max PSNR (it.) | steady PSNR | s/iter |")
+    print("|---|---|---|---|---|---|---|---|")
+    for spec, r in rows.items():
+        for m in args.methods:
+            v = r[m]
+            print(f"| {spec} | {m} | {v['start_psnr']:.2f} | {fmt(v.get('rise_iterations'), '{:.0f}')} | "
+                  f"{fmt(v.get('rise_seconds'), '{:.0f}')} | {v['max_psnr']:.2f} ({v['max_iteration']}) | "
+                  f"{v['steady_psnr']:.2f} | {v['sec_per_iter']:.3f} |")
+        print(f"| {spec} | tv (γ {r['tv']['gamma']:g}) | | | | | {r['tv']['psnr']:.2f} | |")
+    htc = [r for s, r in rows.items() if s.startswith("htc")]
+    if htc:
+        print("\nHTC median:")
+        for m in args.methods:
+            print(f"  {m}: rise {median(r[m].get('rise_iterations') for r in htc)} it / "
+                  f"{fmt(median(r[m].get('rise_seconds') for r in htc), '{:.0f}')} s, max "
+                  f"{median(r[m]['max_psnr'] for r in htc):.2f}, steady {median(r[m]['steady_psnr'] for r in htc):.2f}, "
+                  f"{median(r[m]['sec_per_iter'] for r in htc):.3f} s/iter")
+    for spec, r in rows.items():
+        if "edip" in r and "edip_fe" in r:
+            print(f"{spec}: EDIP-FE / EDIP seconds per iteration "
+                  f"{r['edip_fe']['sec_per_iter'] / r['edip']['sec_per_iter']:.2f}")
+    print(f"written {save_rows(name, {'machine': machine(), 'args': vars(args)}, rows)}")
+
+
+if __name__ == "__main__":
+    main()
