@@ -3,7 +3,7 @@
 For each problem: TV (PDHG, best gamma), DIP, TV-DIP and aSeqDIP, each run for ``--num-iter``
 iterations in one process; PSNR/SSIM of the returned image, best PSNR along the run, the
 iteration where DIP peaks, and whether aSeqDIP stays within 0.5 dB of its peak up to 4x that
-iteration. Writes ``results/aseqdip.json``.
+iteration. Writes ``results/aseqdip_<size>.json`` (merged with rows already there).
 
     python benchmarks/aseqdip.py --problems htc:ta htc:tb htc:tc fips:18 fips:36 --num-iter 2000
 """
@@ -15,7 +15,7 @@ import logging
 
 import torch
 
-from common import dip_run, htc_problem, machine, median, save, stability, tv_best, use_shared_data
+from common import dip_run, htc_problem, machine, median, save_rows, stability, tv_best, use_shared_data
 
 from tomopy_dip.baselines import operator_for
 from tomopy_dip.datasets import load_fips_gel
@@ -69,7 +69,8 @@ def main() -> None:
     htc = [r for s, r in rows.items() if s.startswith("htc")]
     if htc:
         print("\nHTC median:", {m: round(median(r[m]["psnr"] for r in htc), 2) for m in ["tv", *args.methods]})
-    print(f"written {save('aseqdip', {'machine': machine(), 'args': vars(args), 'rows': rows})}")
+    name = f"aseqdip_{args.size}"  # rows merge into the file: one process per problem is fine
+    print(f"written {save_rows(name, {'machine': machine(), 'args': vars(args)}, rows)}")
 
 
 if __name__ == "__main__":
