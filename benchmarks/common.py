@@ -62,18 +62,29 @@ def load(name: str) -> dict:
     return json.loads(path.read_text()) if path.exists() else {}
 
 
+def sirt_reference(name: str, dense, cache: bool = True) -> np.ndarray:
+    """SIRT-300 (non-negative) of a dense scan, cached as ``results/<name>.npy``.
+
+    ``dense()`` returns ``(sinogram, operator)``; it is called only when the cache is missing.
+    """
+    path = RESULTS / f"{name}.npy"
+    if cache and path.exists():
+        return np.load(path)
+    ref = sirt(*dense(), 300, nonneg=True)
+    RESULTS.mkdir(exist_ok=True)
+    np.save(path, ref)
+    return ref
+
+
 def htc_problem(phantom: str, n_views: int, size: int, cache: bool = True) -> dict:
     """Sparse-view HTC data, its operator and the 720-view SIRT-300 reference (BENCHMARK.md)."""
     d = load_htc2022(phantom, n_views, size)
-    ref_path = RESULTS / f"ref_htc_{phantom}_{size}.npy"
-    if cache and ref_path.exists():
-        ref = np.load(ref_path)
-    else:
+
+    def dense():
         full = load_htc2022(phantom, 720, size)
-        op_full = operator_for(full["sinogram"], full["theta"], full["center"], **full["geometry"])
-        ref = sirt(full["sinogram"], op_full, 300, nonneg=True)
-        RESULTS.mkdir(exist_ok=True)
-        np.save(ref_path, ref)
+        return full["sinogram"], operator_for(full["sinogram"], full["theta"], full["center"], **full["geometry"])
+
+    ref = sirt_reference(f"ref_htc_{phantom}_{size}", dense, cache)
     d["op"] = operator_for(d["sinogram"], d["theta"], d["center"], **d["geometry"])
     d["reference"] = ref
     return d
@@ -95,13 +106,7 @@ def tooth_problem(n_views: int = 31, detector_bin: int = 4, row: int = 0) -> dic
     sino = pp.bin_detector(pp.to_sinograms(proj)[row], detector_bin).astype(np.float32)
     center = float(pp.binned_center(center, detector_bin))
     theta = raw["theta"]
-    ref_path = RESULTS / f"ref_tooth_{row}_{sino.shape[1]}.npy"
-    if ref_path.exists():
-        ref = np.load(ref_path)
-    else:
-        ref = sirt(sino, operator_for(sino, theta, center), 300, nonneg=True)
-        RESULTS.mkdir(exist_ok=True)
-        np.save(ref_path, ref)
+    ref = sirt_reference(f"ref_tooth_{row}_{sino.shape[1]}", lambda: (sino, operator_for(sino, theta, center)))
     idx = np.round(np.linspace(0, len(theta) - 1, n_views)).astype(int)
     d = {"sinogram": np.ascontiguousarray(sino[idx]), "theta": theta[idx], "center": center,
          "geometry": {}, "reference": ref}

@@ -27,7 +27,8 @@ import warnings
 import numpy as np
 import torch
 
-from common import dip_run, htc_problem, load, machine, median, save_rows, tooth_problem, tv_best, use_shared_data
+from common import (dip_run, first_reach, htc_problem, load, machine, median, save_rows, tooth_problem, tv_best,
+                    use_shared_data)
 
 from tomopy_dip.checkpoints import CheckpointMatchWarning
 
@@ -44,13 +45,6 @@ def steady(curve: list, fraction: float = 0.25) -> float:
     """Median PSNR over the last ``fraction`` of a (iteration, seconds, psnr) curve."""
     n = max(1, int(round(len(curve) * fraction)))
     return float(np.median([p for _, _, p in curve[-n:]]))
-
-
-def rise(curve: list, level: float) -> tuple[int | None, float | None]:
-    for it, sec, p in curve:
-        if p >= level:
-            return it, sec
-    return None, None
 
 
 def problem(spec: str, size: int) -> dict:
@@ -83,7 +77,7 @@ def run_problem(d: dict, args: argparse.Namespace) -> dict:
         level = r["dip_noise"]["steady_psnr"] - 0.1
         r["rise_level"] = level
         for label in args.methods:
-            r[label]["rise_iterations"], r[label]["rise_seconds"] = rise(r[label]["curve"], level)
+            r[label]["rise_iterations"], r[label]["rise_seconds"] = first_reach(r[label]["curve"], level)
     return r
 
 
