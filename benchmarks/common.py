@@ -127,7 +127,7 @@ def median(values):
     return statistics.median(vals) if vals else None
 
 
-def tv_best(d: dict, gammas=(1e-7, 3e-7, 1e-6, 3e-6), num_iter: int = 1000) -> dict:
+def tv_best(d: dict, gammas=(1e-7, 3e-7, 1e-6, 3e-6, 1e-5), num_iter: int = 1000) -> dict:
     """TV least squares (PDHG) with the best gamma of a grid, scored against the reference."""
     ref, op = d["reference"], d["op"]
     fb = tomopy_dip.fbp(torch.from_numpy(d["sinogram"]), op, "hann").numpy()

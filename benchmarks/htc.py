@@ -42,16 +42,19 @@ def main() -> None:
     extra = {k: eval(v) for k, v in (s.split("=", 1) for s in args.set)}  # noqa: S307 - benchmark CLI
 
     name = f"htc_{args.views}_{args.size}"
+    # Runs with --set are stored under their own label, e.g. "tv_dip[lr=3e-3]".
+    labels = {m: m + (f"[{','.join(args.set)}]" if args.set else "") for m in args.methods}
     previous = {} if args.fresh else load(name).get("rows", {})
     rows = {}
     for ph in args.phantoms:
-        if all(m in previous.get(ph, {}) for m in ("fbp", "sirt", "tv", *args.methods)):
-            rows[ph] = previous[ph]
+        prev = previous.get(ph, {})
+        if all(m in prev for m in ("fbp", "sirt", "tv", *labels.values())):
+            rows[ph] = prev
             print(f"{ph}: reusing results/{name}.json (--fresh recomputes)", flush=True)
             continue
         d = htc_problem(ph, args.views, args.size)
         ref, op = d["reference"], d["op"]
-        r = {}
+        r = dict(prev)  # keep the other methods' rows of this phantom
         t0 = time.perf_counter()
         fb = tomopy_dip.fbp(torch.from_numpy(d["sinogram"]), op, "hann").numpy()
         r["fbp"] = {"psnr": psnr(fb, ref), "ssim": ssim(fb, ref), "seconds": time.perf_counter() - t0}
@@ -63,14 +66,16 @@ def main() -> None:
                      "best_psnr": max(p for _, _, p in curve), "curve": curve}
         r["tv"] = tv_best(d)
         target = r["tv"]["psnr"]
-        for m in args.methods:
+        for m, label in labels.items():
+            if label in prev:
+                continue
             res = dip_run(d, m, args.num_iter, **extra)
             res.pop("image")
-            for label, tgt in (("tv", target), ("tv+1dB", target + 1)):
+            for goal, tgt in (("tv", target), ("tv+1dB", target + 1)):
                 it, sec = first_reach(res["curve"], tgt)
-                res[f"iters_to_{label}"], res[f"sec_to_{label}"] = it, sec
-            r[m] = res
-            print(f"{ph} {m}: {res['psnr']:.2f} dB (best {res['best_psnr']:.2f}), "
+                res[f"iters_to_{goal}"], res[f"sec_to_{goal}"] = it, sec
+            r[label] = res
+            print(f"{ph} {label}: {res['psnr']:.2f} dB (best {res['best_psnr']:.2f}), "
                   f"{res['sec_per_iter']:.3f} s/iter, reaches TV {target:.2f} dB at it "
                   f"{res['iters_to_tv']}", flush=True)
         if "dip" in r and "aseqdip" in r:
@@ -82,7 +87,7 @@ def main() -> None:
         rows[ph] = r
         save_rows(name, {"machine": machine(), "args": vars(args)}, rows)
 
-    methods = ["fbp", "sirt", "tv", *args.methods]
+    methods = ["fbp", "sirt", "tv", *labels.values()]
     print(f"\nHTC-{args.views} at {args.size}², median over {', '.join(args.phantoms)}\n")
     print("| method | PSNR (dB) | SSIM | best PSNR along run | iterations to TV | s to TV | s to TV+1 dB | s/iter |")
     print("|---|---|---|---|---|---|---|---|")

@@ -113,6 +113,7 @@ def train(kind: str, args: argparse.Namespace) -> Path:
         out=out, num_steps=steps, batch_size=args.batch_size or run["batch_size"],
         val_size=32, val_every=max(1, steps // 40), checkpoint_every=max(1, steps // 4),
         seed=args.seed, serves=run["serves"], threads=args.threads, resume=not args.restart,
+        norm_groups=args.norm_groups,
         command="python " + shlex.join(["benchmarks/pretrain_checkpoints.py", *sys.argv[1:]]),
         description=run["description"], **geo,
     )
@@ -135,7 +136,7 @@ def measure(args: argparse.Namespace) -> None:
         base = Geometry(geo.pop("theta"), geo.pop("ndet"), **geo)
         geoms = [view_geometry(base, v) for v in views] if views else [base]
         ops = [tomopy_dip.get_operator(g) for g in geoms]
-        net = UNet(replace(Options().network, norm_groups=PRETRAIN_NORM_GROUPS))
+        net = UNet(replace(Options().network, norm_groups=args.norm_groups or PRETRAIN_NORM_GROUPS))
         opt = torch.optim.Adam(net.parameters(), 1e-4)
         b = args.batch_size or run["batch_size"]
         n = args.measure_steps
@@ -188,6 +189,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--size", type=int, help="override the image size (parallel 128, htc 256)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int)
+    p.add_argument("--norm-groups", type=int,
+                   help="GroupNorm groups (default tomopy_dip.pretrain.PRETRAIN_NORM_GROUPS; "
+                        "32 = per channel, the engine's DIP default)")
     p.add_argument("--restart", action="store_true", help="ignore a saved state and start over")
     p.add_argument("--measure-steps", type=int, default=3)
     p.add_argument("--work", default=str(WORK), help="where runs write (default benchmarks/results/pretrain)")

@@ -70,12 +70,25 @@ def test_input_is_the_previous_output(problem):
         assert ae[start] < 0.5 * ae[0]
 
 
+@pytest.mark.parametrize("n, nviews", [(24, 12), (64, 40)])
+def test_autoencoding_term_is_on_the_data_terms_scale(n, nviews):
+    """ae_weight means the same at any size: at the first iteration the error x - z_0 (a
+    nearly flat network output against the FBP) is smooth, so with the operator at unit norm
+    ||A (x - z_0)||^2 / ||A||^2 ~ ||x - z_0||^2 and the unweighted terms are of one size. A
+    plain sum ||x - z||^2 would be ~||A||^2 (about the number of rays) times smaller."""
+    theta = np.linspace(0, np.pi, nviews, endpoint=False)
+    sino = simulate(shepp_logan(n), theta, noise=0.02, seed=1)
+    res = tomopy_dip.reconstruct(sino, theta, method="aseqdip", num_iter=1, **SMALL)
+    ratio = float(res.history["ae"][0, 0] / res.history["data"][0, 0])
+    assert 0.5 < ratio < 5.0, ratio
+
+
 def test_lambda_zero_single_block_is_dip_with_fbp_input(problem):
     theta, _, sino = problem
     a = tomopy_dip.reconstruct(sino, theta, method="aseqdip", num_iter=15, inner_steps=15,
                                ae_weight=0.0, select="last", **SMALL)
     b = tomopy_dip.reconstruct(sino, theta, method="dip", num_iter=15, network_input="fbp",
-                               select="last", **SMALL)
+                               select="last", lr=1e-3, **SMALL)  # aSeqDIP's lr
     np.testing.assert_array_equal(a.images, b.images)
     np.testing.assert_array_equal(a.history["loss"], b.history["loss"])
 

@@ -17,7 +17,9 @@ from tomopy_dip.phantoms import shepp_logan, simulate
 
 N, NPROJ, NS = 24, 16, 4
 CENTER = 12.0
-KW = dict(TINY, num_iter=4)
+# lr 1e-3: split invariance is checked at 4 iterations, before Adam has amplified the rounding
+# differences of grouped vs single convolutions (see the engine docstring).
+KW = dict(TINY, num_iter=4, lr=1e-3)
 
 
 @pytest.fixture(scope="module")
@@ -323,8 +325,8 @@ def test_aseqdip_and_network_inputs_run(data):
         r = tomopy_dip.reconstruct(sino[0], theta, CENTER, method="dip", network_input=inp, **KW)
         assert np.all(np.isfinite(r.images))
     # fitting makes progress: the data term decreases over a few more iterations
-    longer = tomopy_dip.reconstruct(sino[0], theta, CENTER, method="dip", network_input="fbp", lr=1e-2,
-                                    **{**KW, "num_iter": 25})
+    longer = tomopy_dip.reconstruct(sino[0], theta, CENTER, method="dip", network_input="fbp",
+                                    **{**KW, "num_iter": 25, "lr": 1e-2})
     assert longer.history["data"][-5:].mean() < 0.5 * longer.history["data"][:2].mean()
 
 

@@ -211,7 +211,7 @@ def test_real_data_edip_starts_higher_and_reaches_dip_sooner(tmp_path, monkeypat
     def curve(method, **kw):
         vals = []
         tomopy_dip.reconstruct(d["sinogram"], d["theta"], d["center"], method=method, num_iter=100,
-                               tv_weight=0.0, callback=lambda i: vals.append(psnr(i["image"], ref)),
+                               tv_weight=0.0, lr=1e-3, callback=lambda i: vals.append(psnr(i["image"], ref)),
                                **QUIET, **d["geometry"], **kw)
         return np.array(vals)
 
@@ -263,7 +263,7 @@ def test_shipped_htc_checkpoint_on_real_data(monkeypatch):
     detector binned by 2: chosen without a warning for these data; after 60 iterations EDIP is
     well above the FBP and far above TV-DIP from noise. Measured: FBP 21.9, EDIP start 16.6
     (blurred and about 25 % too dark on these real data, see benchmarks/README.md), EDIP after
-    60 iterations 26.3, TV-DIP after 60 iterations 13.3 dB."""
+    60 iterations 26.3, TV-DIP (default lr 3e-3) after 60 iterations 18.3 dB."""
     import warnings
 
     from tomopy_dip.baselines import operator_for, sirt
@@ -286,4 +286,4 @@ def test_shipped_htc_checkpoint_on_real_data(monkeypatch):
     p_fbp, p_start, p_edip, p_dip = (psnr(x, ref) for x in (fbp, start, edip, dip))
     assert p_start > 12, p_start  # the pretrained network's image, not a random network's
     assert p_edip > p_fbp + 2, (p_edip, p_fbp)
-    assert p_edip > p_dip + 8, (p_edip, p_dip)
+    assert p_edip > p_dip + 5, (p_edip, p_dip)

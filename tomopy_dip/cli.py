@@ -187,8 +187,8 @@ def _key_value(text: str) -> tuple[str, Any]:
 #: Algorithm keywords with their own option: (flag, keyword, type, help).
 KEYWORD_OPTIONS: list[tuple[str, str, Callable[[str], Any], str]] = [
     ("--num-iter", "num_iter", int, "iterations of the fit (Adam steps) [method default: 2000]"),
-    ("--lr", "lr", float, "Adam learning rate [1e-3]"),
-    ("--tv-weight", "tv_weight", float, "weight of the total-variation term (TV-DIP's gamma) [tv_dip: 1e-3]"),
+    ("--lr", "lr", float, "Adam learning rate [dip, tv_dip: 3e-3; edip, edip_fe, aseqdip: 1e-3]"),
+    ("--tv-weight", "tv_weight", float, "weight of the total-variation term (TV-DIP's gamma) [tv_dip, edip, edip_fe: 1e-6]"),
     ("--select", "select", str, "which iterate to return: min_loss or last [method default]"),
     ("--seed", "seed", int, "seed of the network and its input [0]"),
     ("--device", "device", str, "torch device: cpu, cuda, cuda:1 [cuda when available]"),
@@ -207,8 +207,8 @@ KEYWORD_OPTIONS: list[tuple[str, str, Callable[[str], Any], str]] = [
     ("--detector-spacing", "detector_spacing", float, "detector pixel pitch in image pixels [1]"),
     ("--projector", "projector", str, "ASTRA projector: line, linear, strip (parallel), line_fanflat (fan beam)"),
     ("--checkpoint", "checkpoint", str, "EDIP / EDIP-FE: pretrained checkpoint, registry NAME or file PATH"),
-    ("--inner-steps", "inner_steps", int, "aSeqDIP: Adam steps per input update (N) [2]"),
-    ("--ae-weight", "ae_weight", float, "aSeqDIP: weight of the autoencoding term (lambda) [1.0]"),
+    ("--inner-steps", "inner_steps", int, "aSeqDIP: Adam steps per input update (N) [10]"),
+    ("--ae-weight", "ae_weight", float, "aSeqDIP: weight of the autoencoding term (lambda) [0.1]"),
 ]
 
 

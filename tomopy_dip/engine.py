@@ -12,21 +12,26 @@ How a batch of slices is fitted
    works at unit scale whatever the input's units, and the result is multiplied by ``s``.
 3. Loss per slice (``N = sqrt(num_gridx * num_gridy)``, ``x = f(z)`` at unit scale)::
 
-       mean((A x - y/s)^2) / N^2  +  tv_weight * TV(x) / N  [+ ae_weight * sum((x - z)^2) / (M N^2)]
+       mean((A x - y/s)^2) / N^2  +  tv_weight * TV(x) / N  [+ ae_weight * ||A||^2 sum((x - z)^2) / (M N^2)]
 
    The data term is a mean squared error in image units (ray sums divided by the grid size)
    and ``TV / N`` is the continuum total variation, so ``tv_weight`` means the same for any
    number of views, image size and data units. aSeqDIP's autoencoding term is weighed
-   against the data term as in its paper (``||A f(z) - y||^2 + ae_weight ||f(z) - z||^2``,
-   both sums, image at unit scale), divided by the same ``M N^2`` (``M`` = number of rays).
+   against the data term as in its paper, both as sums, with the operator normalised to unit
+   norm: ``||A f(z) - y||^2 / ||A||^2 + ae_weight ||f(z) - z||^2`` (image at unit scale), then
+   multiplied by the data term's ``||A||^2 / (M N^2)`` (``M`` = number of rays). Without the
+   operator norm, ``A`` integrating over ~N pixels per ray makes the data term about ``M``
+   times larger than the autoencoding term and ``ae_weight`` meaningless.
 4. Adam on the trainable parameters, gradient-norm clipping per slice, and selection of the
    iterate of minimum loss (``select="min_loss"``) or the last one.
 
 Slices are seeded from their own data (``seed``, the float32 sinogram, angles and centre), so
 a slice's initialisation does not depend on which other slices share its call or batch; its
-result is the same up to floating-point rounding (grouped and single convolutions round
-differently, and Adam amplifies rounding in near-zero gradients: about 1e-3 relative after a
-few iterations).
+result is the same up to floating-point rounding. Grouped and single convolutions round
+differently, and Adam amplifies rounding in near-zero gradients: on a 24² test problem the
+largest pixel difference between a 4-slice batch and one-by-one fits is 1e-5 (relative) after 4
+iterations but 2 % after 50 with lr 1e-3 (0.2 % RMS), and 13 % (0.9 % RMS) with lr 3e-3. Pass
+``batch_size=1`` for results that do not depend on how the slices were grouped.
 """
 
 from __future__ import annotations
@@ -196,6 +201,13 @@ class _Batch:
         self.fbp = rec / s[:, None, None]
         self.n = self.geoms[0].size
 
+    def operator_norms(self) -> torch.Tensor:
+        """``||A||_2`` of each slice's operator, ``(B,)``."""
+        out = torch.empty(self.B, device=self.y.device)
+        for op, idx in self.groups:
+            out[idx] = op.norm()
+        return out
+
     def project(self, x: torch.Tensor) -> torch.Tensor:
         """Forward-project a batch, each slice with its own operator."""
         if len(self.groups) == 1:
@@ -280,6 +292,7 @@ def _fit_batch(method: Method, options: Options, sino: np.ndarray, geoms: Sequen
     best_it = np.full(B, -1)
     gamma, lam = options.tv_weight, options.ae_weight if method.sequential else 0.0
     inner = options.inner_steps if method.sequential else 0
+    ae_norm = batch.operator_norms().pow(2) / (n_meas * N**2) if lam > 0 else None
     scale = batch.scale[:, None, None]
     t0 = time.perf_counter()
     interrupted = False
@@ -297,9 +310,9 @@ def _fit_batch(method: Method, options: Options, sino: np.ndarray, geoms: Sequen
             loss = data
             tv = tv_aniso(x) / N if gamma > 0 else torch.zeros_like(data)
             loss = loss + gamma * tv
-            # aSeqDIP's ||f(z) - z||^2 against ||A f(z) - y||^2 as in the paper (both sums),
-            # divided by the same M N^2 as the data term.
-            ae = (x - z[0]).pow(2).sum((1, 2)) / (n_meas * N**2) if lam > 0 else torch.zeros_like(data)
+            # aSeqDIP: ||A f(z) - y||^2 / ||A||^2 + ae_weight ||f(z) - z||^2 (both sums, the
+            # operator at unit norm), times the data term's ||A||^2 / (M N^2).
+            ae = ((x - z[0]).pow(2).sum((1, 2)) * ae_norm if lam > 0 else torch.zeros_like(data))
             loss = loss + lam * ae
             opt.zero_grad(set_to_none=True)
             loss.sum().backward()
@@ -408,7 +421,7 @@ def reconstruct(tomo: Any, theta: Any, center: Any = None, method: str = "tv_dip
 
         ``num_iter`` (int, default 2000)
             Adam iterations.
-        ``lr`` (float, 1e-3)
+        ``lr`` (float; method default: 3e-3 for DIP and TV-DIP, 1e-3 otherwise)
             Learning rate.
         ``tv_weight`` (float; TV-DIP's gamma, method default)
             Weight of the total variation (see the engine docs for its normalisation).

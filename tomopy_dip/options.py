@@ -145,8 +145,8 @@ class Options:
     projector: str | None = None
     # method-specific
     checkpoint: Any = None
-    inner_steps: int = 2
-    ae_weight: float = 1.0
+    inner_steps: int = 10
+    ae_weight: float = 0.1
     #: Extra keywords defined by a method (validated by it).
     extra: Mapping[str, Any] = field(default_factory=dict)
 

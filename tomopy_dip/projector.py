@@ -219,6 +219,7 @@ class RayTransform:
         if backend not in BACKENDS:
             raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
         self.geometry = geometry
+        self._norms: dict[tuple[int, int], float] = {}
         limit = DEFAULT_MEMORY_LIMIT if memory_limit is None else int(memory_limit)
         if backend in ("auto", "matrix"):
             need = estimate_matrix_bytes(geometry)
@@ -277,7 +278,13 @@ class RayTransform:
     T = property(lambda self: self.adjoint, doc="The adjoint as a callable, ``op.T(y)``.")
 
     def norm(self, iterations: int = 30, seed: int = 0) -> float:
-        """Operator norm ``||A||_2`` by power iteration."""
+        """Operator norm ``||A||_2`` by power iteration (remembered per ``iterations``, ``seed``)."""
+        key = (iterations, seed)
+        if key not in self._norms:
+            self._norms[key] = self._power_iteration(iterations, seed)
+        return self._norms[key]
+
+    def _power_iteration(self, iterations: int, seed: int) -> float:
         gen = torch.Generator().manual_seed(seed)
         x = torch.rand((1, *self.geometry.shape_image), generator=gen)
         s = 0.0

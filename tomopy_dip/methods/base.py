@@ -34,7 +34,8 @@ class Method:
         features are computed once.
     sequential : bool
         aSeqDIP: every ``inner_steps`` iterations the input becomes the network's output, and
-        an autoencoding term ``ae_weight * mean((f(z) - z)^2)`` joins the loss.
+        an autoencoding term ``ae_weight * ||f(z) - z||^2`` joins the loss (scaled as
+        described in :mod:`tomopy_dip.engine`).
     load_network : callable, optional
         ``load_network(options, geometry) -> (UNetConfig, state_dict)``: a pretrained start.
     description : str
