@@ -166,6 +166,24 @@ def dip_run(d: dict, method: str, num_iter: int, every: int = 25, **kw) -> dict:
             "sec_per_iter": seconds / max(num_iter, 1), "image": img}
 
 
+def interleaved_sec_per_iter(d: dict, runs: dict, repeats: int = 5, start: int = 10, stop: int = 60) -> dict:
+    """Median seconds per iteration of several methods, measured alternately in short runs.
+
+    ``runs`` maps a label to ``(method, keywords)``. Each repeat runs every method for ``stop``
+    iterations, one after the other, and times iterations ``start``..``stop - 1`` from the
+    engine's history (setup, FBP and the first iterations excluded), so that a change of machine load during
+    the benchmark affects all methods alike. Returns ``{label: median s/iter}``.
+    """
+    times = {label: [] for label in runs}
+    for _ in range(repeats):
+        for label, (method, kw) in runs.items():
+            res = tomopy_dip.reconstruct(d["sinogram"], d["theta"], d["center"], method=method,
+                                         num_iter=stop, progress=False, **d["geometry"], **kw)
+            sec = np.asarray(res.history["seconds"]).reshape(stop, -1)[:, 0]  # elapsed after iteration k
+            times[label].append((sec[stop - 1] - sec[start - 1]) / (stop - start))
+    return {label: statistics.median(v) for label, v in times.items()}
+
+
 def stability(curve, peak_iter: int) -> dict:
     """Largest drop below the running peak within 4x DIP's peak iteration."""
     horizon = 4 * max(peak_iter, 1)

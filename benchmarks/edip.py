@@ -6,8 +6,10 @@ iteration (and seconds) at which a method reaches DIP (noise)'s steady PSNR − 
 and its iteration. All DIP-family runs share the loss (the engine's TV-DIP loss with the default
 ``tv_weight``, as the paper's stage 2 is TV-DIP for every method) and each method's default
 learning rate (``--lr`` sets one for all), so the start is what differs: DIP from a random network on noise or on the FBP, EDIP / EDIP-FE from the
-registered pretrained checkpoint chosen automatically for the data's geometry. EDIP-FE's
-seconds per iteration are compared with EDIP's from the same process.
+registered pretrained checkpoint chosen automatically for the data's geometry (or ``--checkpoint``). EDIP-FE's
+seconds per iteration are compared with EDIP's from the same process, from the whole runs and
+from short runs of the two alternating (``common.interleaved_sec_per_iter``, robust to a change
+of machine load).
 
 Problems: ``htc:<phantom>`` (HTC-60, BENCHMARK.md's geometry at ``--size``, 720-view SIRT-300
 reference) and ``tooth`` (TomoPy's tooth, parallel beam, 31 of 181 views, detector binned to 160
@@ -27,8 +29,8 @@ import warnings
 import numpy as np
 import torch
 
-from common import (dip_run, first_reach, htc_problem, load, machine, median, save_rows, tooth_problem, tv_best,
-                    use_shared_data)
+from common import (dip_run, first_reach, htc_problem, interleaved_sec_per_iter, load, machine, median, save_rows,
+                    tooth_problem, tv_best, use_shared_data)
 
 from tomopy_dip.checkpoints import CheckpointMatchWarning
 
@@ -65,7 +67,8 @@ def run_problem(d: dict, args: argparse.Namespace) -> dict:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", CheckpointMatchWarning)
             lr = {} if args.lr is None else {"lr": args.lr}
-            res = dip_run(d, method, n, every=args.every, **lr, **kw)
+            ck = {"checkpoint": args.checkpoint} if args.checkpoint and budget == "edip" else {}
+            res = dip_run(d, method, n, every=args.every, **lr, **ck, **kw)
         res.pop("image")
         res["warnings"] = [str(w.message) for w in caught if issubclass(w.category, CheckpointMatchWarning)]
         res["start_psnr"] = res["curve"][0][2]
@@ -73,6 +76,12 @@ def run_problem(d: dict, args: argparse.Namespace) -> dict:
         best = max(res["curve"], key=lambda c: c[2])
         res["max_psnr"], res["max_iteration"] = best[2], best[0]
         r[label] = res
+    if "edip" in args.methods and "edip_fe" in args.methods and not args.no_speed:
+        ck = {"checkpoint": args.checkpoint} if args.checkpoint else {}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", CheckpointMatchWarning)
+            speed = interleaved_sec_per_iter(d, {"edip": ("edip", ck), "edip_fe": ("edip_fe", ck)})
+        r["speed"] = {**speed, "ratio": speed["edip_fe"] / speed["edip"]}
     if "dip_noise" in r:
         level = r["dip_noise"]["steady_psnr"] - 0.1
         r["rise_level"] = level
@@ -92,7 +101,11 @@ def main() -> None:
     ap.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--tag", default="", help="suffix of the results file")
+    ap.add_argument("--checkpoint", help="EDIP checkpoint (name or file) instead of the automatic choice; "
+                                         "use with --tag")
     ap.add_argument("--fresh", action="store_true")
+    ap.add_argument("--no-speed", action="store_true",
+                    help="skip the interleaved EDIP-FE / EDIP seconds-per-iteration measurement")
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
     torch.set_num_threads(args.threads)
@@ -134,7 +147,8 @@ def main() -> None:
     for spec, r in rows.items():
         if "edip" in r and "edip_fe" in r:
             print(f"{spec}: EDIP-FE / EDIP seconds per iteration "
-                  f"{r['edip_fe']['sec_per_iter'] / r['edip']['sec_per_iter']:.2f}")
+                  f"{r['edip_fe']['sec_per_iter'] / r['edip']['sec_per_iter']:.2f} (whole runs), "
+                  f"{r['speed']['ratio'] if 'speed' in r else float('nan'):.2f} (interleaved)")
     print(f"written {save_rows(name, {'machine': machine(), 'args': vars(args)}, rows)}")
 
 

@@ -260,10 +260,11 @@ def test_shipped_parallel_checkpoint_is_chosen_and_starts_above_fbp():
 @pytest.mark.skipif(not _shipped("edip_htc2022"), reason="HTC fan-beam checkpoint not shipped")
 def test_shipped_htc_checkpoint_on_real_data(monkeypatch):
     """The packaged HTC checkpoint (trained at 256²) on phantom 'tb', 60 views, at 128² with the
-    detector binned by 2: chosen without a warning for these data; after 60 iterations EDIP is
-    well above the FBP and far above TV-DIP from noise. Measured: FBP 21.9, EDIP start 16.6
-    (blurred and about 25 % too dark on these real data, see benchmarks/README.md), EDIP after
-    60 iterations 26.3, TV-DIP (default lr 3e-3) after 60 iterations 18.3 dB."""
+    detector binned by 2: chosen without a warning for these data; its image before fine-tuning
+    is close to the FBP, and after 60 iterations EDIP is well above the FBP and far above TV-DIP
+    from noise. Measured: FBP 21.9, EDIP start 21.0, EDIP after 60 iterations 29.1, TV-DIP
+    (default lr 3e-3) after 60 iterations 18.3 dB. (The former checkpoint, trained on ellipses
+    at a fixed 5 % noise, started at 16.6 dB, too dark, and reached 26.3 dB.)"""
     import warnings
 
     from tomopy_dip.baselines import operator_for, sirt
@@ -284,6 +285,6 @@ def test_shipped_htc_checkpoint_on_real_data(monkeypatch):
         edip = tomopy_dip.reconstruct(*args, method="edip", num_iter=60, **QUIET, **d["geometry"]).images
     dip = tomopy_dip.reconstruct(*args, method="tv_dip", num_iter=60, **QUIET, **d["geometry"]).images
     p_fbp, p_start, p_edip, p_dip = (psnr(x, ref) for x in (fbp, start, edip, dip))
-    assert p_start > 12, p_start  # the pretrained network's image, not a random network's
-    assert p_edip > p_fbp + 2, (p_edip, p_fbp)
-    assert p_edip > p_dip + 5, (p_edip, p_dip)
+    assert p_start > 19, p_start  # the pretrained network's image, at the right intensity level
+    assert p_edip > p_fbp + 5, (p_edip, p_fbp)
+    assert p_edip > p_dip + 8, (p_edip, p_dip)

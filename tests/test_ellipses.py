@@ -1,15 +1,15 @@
-"""Random ellipses / ellipsoids: EDIP's distribution, determinism, exact drawing, speed."""
+"""Random ellipses / ellipsoids (EDIP's distribution) and holed discs: determinism, exact drawing.
+
+Generation speed is a benchmark figure (``benchmarks/pretrain_checkpoints.py measure``)."""
 
 from __future__ import annotations
-
-import time
 
 import numpy as np
 import pytest
 
 from tomopy_dip.ellipses import (
-    DISTRIBUTIONS, ellipse_parameters, ellipses_batch, random_ellipses, random_ellipsoids,
-    random_phantom, rasterize, sample_rng,
+    DISTRIBUTIONS, HOLED_DISC, ellipse_parameters, ellipses_batch, random_ellipses, random_ellipsoids,
+    random_holed_disc, random_phantom, rasterize, sample_rng,
 )
 
 
@@ -99,11 +99,32 @@ def test_3d_ellipsoids_in_a_ball():
     assert DISTRIBUTIONS[3]["ball_radius"] == 0.7
 
 
-def test_generation_is_fast():
-    ellipses_batch((128, 128), 0, range(2))  # warm-up
-    t = time.perf_counter()
-    ellipses_batch((128, 128), 0, range(32))
-    assert (time.perf_counter() - t) / 32 < 0.03  # ~6 ms on one core, the network step ~1 s
+def test_holed_discs_are_one_material_with_holes():
+    """Support a disc of the documented radius; inside it the material (cupped towards the
+    centre, maximum 1 at the rim) and the holes (values <= 0.05); every style occurs."""
+    n = 128
+    g = (np.arange(n) - (n - 1) / 2) / (n / 2)
+    r = np.hypot(*np.meshgrid(g, g, indexing="ij"))
+    lo_r, hi_r = HOLED_DISC["radius"]
+    styles, hole_fractions = set(), []
+    for i in range(30):
+        rng = sample_rng(4, i)
+        img = random_holed_disc(n, rng)
+        assert img.dtype == np.float32 and img.min() == 0 and img.max() == 1
+        assert (img[r > hi_r + HOLED_DISC["offset"] + 0.02] == 0).all()        # nothing outside the disc
+        assert (img[r < lo_r - HOLED_DISC["offset"] - 0.02] > 0).mean() > 0.3  # disc present
+        inside = img[r < lo_r - HOLED_DISC["offset"] - 0.02]
+        holes = inside[inside <= 0.05 + 1e-6]
+        material = inside[inside > 0.05 + 1e-6]
+        assert material.min() >= 1 - HOLED_DISC["cupping"][1] - 1e-6           # one material, cupped
+        hole_fractions.append(holes.size / inside.size)
+        styles.add(__import__("tomopy_dip.ellipses", fromlist=["_"])._holed_disc_parameters(sample_rng(4, i))["style"])
+    assert styles == set(HOLED_DISC["styles"])
+    assert 0.02 < np.median(hole_fractions) < 0.6
+    assert (random_holed_disc(n, 11) == random_holed_disc(n, 11)).all()
+    assert not (random_holed_disc(n, 11) == random_holed_disc(n, 12)).all()
+    assert (random_phantom((n, n), 11, "holed_discs") == random_holed_disc(n, 11)).all()
+    assert (ellipses_batch((n, n), 2, [1], family="holed_discs")[0] == random_holed_disc(n, sample_rng(2, 1))).all()
 
 
 def test_bad_arguments():
@@ -113,5 +134,9 @@ def test_bad_arguments():
         random_ellipses((8, 8, 8))
     with pytest.raises(ValueError):
         random_phantom((8,))
+    with pytest.raises(ValueError, match="family"):
+        random_phantom((8, 8), 0, "squares")
+    with pytest.raises(ValueError, match="2D only"):
+        random_phantom((8, 8, 8), 0, "holed_discs")
     with pytest.raises(ValueError):
         sample_rng(-1, 0)

@@ -140,6 +140,55 @@ def test_pretraining_learns(tmp_path):
     assert tr["val_psnr"] == max(hist["val_psnr"]) and tr["val_psnr"] > tr["val_psnr_fbp"] + 0.3
 
 
+def test_holed_disc_phantoms(tmp_path):
+    """``phantoms="holed_discs"`` trains on that family (targets are discs, not ellipses) and
+    says so in the metadata; a state of an ellipse run is not resumed by it."""
+    op = get_operator(Geometry(THETA, 32))
+    pairs = simulate_pairs(op, 3, [0, 1], phantoms="holed_discs")
+    from tomopy_dip.ellipses import random_holed_disc, sample_rng
+    for k in range(2):
+        x = random_holed_disc(32, sample_rng(3, k, "train")) / pairs["scale"][k].item()
+        assert np.allclose(pairs["target"][k, 0].numpy(), x, atol=1e-6)
+    out = tmp_path / "h.safetensors"
+    tomopy_dip.pretrain(THETA, 32, out=out, num_steps=1, phantoms="holed_discs", **FAST)
+    meta = read_metadata(out)
+    assert meta["data"]["family"] == "holed_discs" and "holes" in meta["data"]["phantoms"]
+    assert meta["arguments"]["phantoms"] == "holed_discs"
+    with pytest.raises(ValueError, match="phantoms"):
+        tomopy_dip.pretrain(THETA, 32, out=out, num_steps=2, phantoms="ellipses", **FAST)
+    with pytest.raises(ValueError, match="phantoms must be one of"):
+        tomopy_dip.pretrain(THETA, 32, out=tmp_path / "y.safetensors", num_steps=1, phantoms="cubes")
+
+
+def test_noise_range_and_level_augmentation(tmp_path):
+    """A noise range gives each sample its own level within it (measured back from the
+    residual); ``level`` puts every target's maximum inside the asked range and scales the
+    input with it; phantoms and unit noise are those of the plain run."""
+    op = get_operator(Geometry(THETA, 32))
+    plain = simulate_pairs(op, 5, range(8), noise=0.0)
+    noisy = simulate_pairs(op, 5, range(8), noise=(0.01, 0.05))
+    clean = plain["sinogram"]
+    rel = ((noisy["sinogram"] - clean).flatten(1).std(1) / clean.abs().flatten(1).mean(1)).numpy()
+    assert rel.min() > 0.008 and rel.max() < 0.055 and rel.max() - rel.min() > 0.01
+    fixed = simulate_pairs(op, 5, range(8), noise=0.03)
+    rel_fixed = ((fixed["sinogram"] - clean).flatten(1).std(1) / clean.abs().flatten(1).mean(1)).numpy()
+    assert np.allclose(rel_fixed, 0.03, rtol=0.1)
+    lev = simulate_pairs(op, 5, range(8), noise=0.0, level=(0.5, 0.9))
+    peak = lev["target"].amax((1, 2, 3)).numpy()
+    assert peak.min() >= 0.5 - 1e-6 and peak.max() <= 0.9 + 1e-6 and peak.max() - peak.min() > 0.1
+    k = (lev["target"].amax((1, 2, 3)) / plain["target"].amax((1, 2, 3)))[:, None, None, None]
+    assert torch.allclose(lev["target"], plain["target"] * k, atol=1e-5)  # one factor per sample
+    assert torch.allclose(lev["input"], plain["input"] * k, atol=1e-5)    # for input and target
+    with pytest.raises(ValueError, match="noise"):
+        tomopy_dip.pretrain(THETA, 32, out=tmp_path / "n.safetensors", num_steps=1, noise=(0.05, 0.01))
+    with pytest.raises(ValueError, match="level"):
+        tomopy_dip.pretrain(THETA, 32, out=tmp_path / "n.safetensors", num_steps=1, level=(0.5, 1.5))
+    out = tomopy_dip.pretrain(THETA, 32, out=tmp_path / "n.safetensors", num_steps=1, noise=(0.01, 0.05),
+                              level=(0.4, 0.98), **FAST)
+    meta = read_metadata(out)
+    assert meta["noise"]["level"] == [0.01, 0.05] and meta["data"]["level_augmentation"] == [0.4, 0.98]
+
+
 def test_bad_arguments(tmp_path):
     out = tmp_path / "x.safetensors"
     with pytest.raises(TypeError, match="nonsense"):

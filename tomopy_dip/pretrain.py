@@ -1,12 +1,15 @@
 """Supervised pretraining of the U-Net for Educated DIP (EDIP stage 1).
 
-:func:`pretrain` trains ``f(FBP(y) / s) ~ x / s`` on synthetic random-ellipse phantoms ``x``
-(:mod:`tomopy_dip.ellipses`) measured in the target geometry,
-``y = A x + noise * mean(|A x|) * N(0, 1)`` (EDIP's "5 %" noise for ``noise=0.05``), where ``s``
-is the 99.9th percentile of ``|FBP(y)|`` of that sample: exactly the normalisation the fitting
-engine applies to real data (:mod:`tomopy_dip.engine`), with the same FBP filter. The network
-thus works at unit scale, whatever the data units, and its output is what the engine expects at
-iteration 0 of EDIP.
+:func:`pretrain` trains ``f(FBP(y) / s) ~ x / s`` on synthetic phantoms ``x``
+(:mod:`tomopy_dip.ellipses`: EDIP's random ellipses by default, or holed discs) measured in the
+target geometry, ``y = A x + noise * mean(|A x|) * N(0, 1)`` (EDIP's "5 %" noise for
+``noise=0.05``; a pair draws the level per sample), where ``s`` is the 99.9th percentile of
+``|FBP(y)|`` of that sample: exactly the normalisation the fitting engine applies to real data
+(:mod:`tomopy_dip.engine`), with the same FBP filter. The network thus works at unit scale,
+whatever the data units, and its output is what the engine expects at iteration 0 of EDIP.
+With ``level`` the scale is instead drawn per sample so that the target's maximum is spread over
+a range, which keeps the network from learning one typical intensity level (see
+:func:`simulate_pairs`).
 
 Recipe (EDIP's): MSE loss, Adam with weight decay, a one-cycle learning-rate schedule (PyTorch's
 ``OneCycleLR``, peak ``lr_max``), validation PSNR on a fixed set of held-out phantoms, the best
@@ -50,7 +53,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .checkpoints import default_serves, geometry_summary, save_checkpoint
-from .ellipses import random_phantom, sample_rng
+from .ellipses import PHANTOM_FAMILIES, random_phantom, sample_rng
 from .fbp import FILTERS, fbp
 from .geometry import BEAMS, Geometry
 from .networks import UNet, UNetConfig
@@ -64,6 +67,12 @@ log = logging.getLogger(__name__)
 _GEOMETRY_KEYWORDS = ("beam", "source_origin", "origin_detector", "detector_spacing", "projector")
 _STATE_FORMAT = "tomopy_dip.pretrain_state"
 _STATE_EVERY_SECONDS = 300.0
+
+#: What the checkpoint metadata says about each phantom family.
+PHANTOM_DESCRIPTIONS = {
+    "ellipses": "random ellipses (tomopy_dip.ellipses, EDIP's distribution)",
+    "holed_discs": "discs of one material with holes (tomopy_dip.ellipses.random_holed_disc)",
+}
 
 
 # ---------------------------------------------------------------------------- data
@@ -80,18 +89,35 @@ def view_geometry(geometry: Geometry, nproj: int) -> Geometry:
 
 
 def _phantoms_and_noise(shape: tuple, nsino: tuple, seed: int, indices: Sequence[int],
-                        stream: str) -> tuple[np.ndarray, np.ndarray]:
-    xs, ns = [], []
+                        stream: str, family: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Phantoms, unit noise and two uniform numbers per sample (noise level and intensity
+    level draws; drawn last, so phantoms and noise are those of runs without them)."""
+    xs, ns, us = [], [], []
     for i in indices:
         rng = sample_rng(seed, i, stream)
-        xs.append(random_phantom(shape, rng))
+        xs.append(random_phantom(shape, rng, family))
         ns.append(rng.standard_normal(nsino, dtype=np.float32))
-    return np.stack(xs), np.stack(ns)
+        us.append(rng.random(2))
+    return np.stack(xs), np.stack(ns), np.stack(us)
+
+
+def _range(value: Any, name: str) -> tuple[float, float]:
+    """``value`` or ``(lo, hi)`` as a checked pair ``0 <= lo <= hi``."""
+    try:
+        lo, hi = (float(value), float(value)) if np.ndim(value) == 0 else (float(value[0]), float(value[1]))
+        if np.ndim(value) == 1 and len(value) != 2:
+            raise ValueError
+    except (TypeError, ValueError, IndexError):
+        raise ValueError(f"{name} must be a number or a pair (lo, hi), got {value!r}") from None
+    if not (0 <= lo <= hi and math.isfinite(hi)):
+        raise ValueError(f"{name} must satisfy 0 <= lo <= hi, got {value!r}")
+    return lo, hi
 
 
 def simulate_pairs(op: RayTransform, seed: int, indices: Sequence[int], stream: str = "train",
-                   noise: float = 0.05, filter_name: str = "hann",
-                   device: torch.device | str = "cpu") -> dict[str, torch.Tensor]:
+                   noise: float | tuple[float, float] = 0.05, filter_name: str = "hann",
+                   device: torch.device | str = "cpu", phantoms: str = "ellipses",
+                   level: tuple[float, float] | None = None) -> dict[str, torch.Tensor]:
     """Training pairs of samples ``indices``: network input ``FBP(y) / s`` and target ``x / s``.
 
     Parameters
@@ -104,12 +130,21 @@ def simulate_pairs(op: RayTransform, seed: int, indices: Sequence[int], stream: 
         Sample numbers.
     stream : {"train", "validation"}
         Independent sample streams.
-    noise : float
-        Relative Gaussian noise: ``y = A x + noise * mean(|A x|) * N(0, 1)`` per sample.
+    noise : float or (float, float)
+        Relative Gaussian noise: ``y = A x + noise * mean(|A x|) * N(0, 1)`` per sample; a
+        pair ``(lo, hi)`` draws each sample's level from ``U(lo, hi)``.
     filter_name : str
         FBP filter (the engine's ``filter_name``, default ``"hann"``).
     device : torch device
         Where the tensors go.
+    phantoms : str
+        Phantom family (:data:`tomopy_dip.ellipses.PHANTOM_FAMILIES`).
+    level : (float, float), optional
+        Intensity-level augmentation: ``s`` is replaced per sample by the scale that puts the
+        target's maximum at ``U(lo, hi)``. Without it (EDIP) ``max(x) / s`` depends on the noise
+        level and on how sharp the phantoms' edges are, and a network learns the training set's
+        typical level instead of reading it from its input; real data with other noise and
+        blur then come out too dark or too bright.
 
     Returns
     -------
@@ -118,16 +153,22 @@ def simulate_pairs(op: RayTransform, seed: int, indices: Sequence[int], stream: 
         simulated data in image units) and ``scale`` ``(B,)``.
     """
     g = op.geometry
-    x, n = _phantoms_and_noise(g.shape_image, g.shape_sino, seed, indices, stream)
+    x, n, u = _phantoms_and_noise(g.shape_image, g.shape_sino, seed, indices, stream, phantoms)
+    lo, hi = _range(noise, "noise")
+    sigma = torch.from_numpy(lo + (hi - lo) * u[:, 0]).float().to(device)[:, None, None]
     x = torch.from_numpy(x).to(device)
     with torch.no_grad():
         y = op(x)
-        level = noise * y.abs().mean((1, 2), keepdim=True)
-        y = y + level * torch.from_numpy(n).to(device)
+        y = y + sigma * y.abs().mean((1, 2), keepdim=True) * torch.from_numpy(n).to(device)
         # The engine's normalisation (tomopy_dip.engine._Batch), sample by sample.
         rec = fbp(y, op, filter_name)
         s = torch.quantile(rec.reshape(len(indices), -1).abs(), 0.999, dim=1)
         s = torch.where(s > 0, s, torch.ones_like(s))
+        if level is not None:
+            lo, hi = _range(level, "level")
+            peak = x.reshape(len(indices), -1).amax(1)
+            want = torch.from_numpy(lo + (hi - lo) * u[:, 1]).float().to(device)
+            s = torch.where(peak > 0, peak / want, s)
     return {"input": (rec / s[:, None, None]).unsqueeze(1), "target": (x / s[:, None, None]).unsqueeze(1),
             "sinogram": y, "scale": s}
 
@@ -221,14 +262,15 @@ def pretrain(theta: Any, ndet: int, center: float | None = None, num_gridx: int 
              batch_size: int = 8, lr_max: float = 5e-4, weight_decay: float = 1e-5,
              val_size: int = 32, val_every: int | None = None, checkpoint_every: int | None = None,
              seed: int = 0, resume: bool = True, views: Sequence[int] | None = None,
-             noise: float = 0.05, filter_name: str = "hann",
+             noise: float | tuple[float, float] = 0.05, filter_name: str = "hann",
+             phantoms: str = "ellipses", level: tuple[float, float] | None = None,
              channels: Sequence[int] | None = None, skip_channels: Sequence[int] | None = None,
              norm_groups: int | None = None, out_activation: str | None = None,
              serves: dict | None = None, device: Any = None, backend: str = "auto",
              threads: int | None = None, progress: bool = True, command: str | None = None,
              description: str = "", callback: Callable[[dict], Any] | None = None,
              **beam_keywords: Any) -> Path:
-    """Pretrain a U-Net for EDIP on random ellipses in a given geometry; returns the best file.
+    """Pretrain a U-Net for EDIP on synthetic phantoms in a given geometry; returns the best file.
 
     Parameters
     ----------
@@ -264,10 +306,17 @@ def pretrain(theta: Any, ndet: int, center: float | None = None, num_gridx: int 
         False starts over.
     views : sequence of int, optional
         View counts to train one network for (see the module docstring).
-    noise : float
-        Relative noise level (EDIP: 0.05).
+    noise : float or (float, float)
+        Relative noise level (EDIP: 0.05), or a range each sample's level is drawn from.
     filter_name : str
         FBP filter of the network input; must equal the engine's ``filter_name`` (``"hann"``).
+    phantoms : {"ellipses", "holed_discs"}
+        Training phantoms (:mod:`tomopy_dip.ellipses`): EDIP's random ellipses (default), or
+        discs of one material with holes, for objects like the HTC 2022 phantoms.
+    level : (float, float), optional
+        Intensity-level augmentation (see :func:`simulate_pairs`): each sample is scaled so
+        that its target's maximum lies in ``U(lo, hi)``, which teaches the network to keep the
+        input's intensity level. Default none (EDIP's plain normalisation).
     channels, skip_channels, norm_groups, out_activation
         Network; default the engine's default network (:class:`~tomopy_dip.options.Options`)
         with GroupNorm over 4 groups (``norm_groups=4``), which learns faster from many images
@@ -319,10 +368,14 @@ def pretrain(theta: Any, ndet: int, center: float | None = None, num_gridx: int 
             raise ValueError(f"{name} must be an integer >= {lo}, got {value!r}")
     if not (lr_max > 0 and math.isfinite(lr_max)) or not weight_decay >= 0:
         raise ValueError("lr_max must be positive and weight_decay non-negative")
-    if not noise >= 0:
-        raise ValueError(f"noise must be >= 0, got {noise!r}")
+    noise_range = _range(noise, "noise")
+    level_range = None if level is None else _range(level, "level")
+    if level_range is not None and not (level_range[0] > 0 and level_range[1] <= 1):
+        raise ValueError(f"level must be a pair 0 < lo <= hi <= 1 (the network's output range), got {level!r}")
     if filter_name not in FILTERS:
         raise ValueError(f"filter_name must be one of {FILTERS}, got {filter_name!r}")
+    if phantoms not in PHANTOM_FAMILIES:
+        raise ValueError(f"phantoms must be one of {tuple(PHANTOM_FAMILIES)}, got {phantoms!r}")
     if beam_keywords.get("beam", "parallel") not in BEAMS:
         raise ValueError(f"beam must be one of {BEAMS}, got {beam_keywords.get('beam')!r}")
     num_steps, batch_size, val_size = int(num_steps), int(batch_size), int(val_size)
@@ -347,8 +400,10 @@ def pretrain(theta: Any, ndet: int, center: float | None = None, num_gridx: int 
         "num_gridy": base.num_gridy, **{k: beam_keywords[k] for k in sorted(beam_keywords)},
         "num_steps": num_steps, "batch_size": batch_size, "lr_max": lr_max, "weight_decay": weight_decay,
         "val_size": val_size, "val_every": val_every, "checkpoint_every": checkpoint_every,
-        "seed": int(seed), "views": view_counts if views else None, "noise": noise,
-        "filter_name": filter_name, "channels": list(config.channels),
+        "seed": int(seed), "views": view_counts if views else None,
+        "noise": noise_range[0] if noise_range[0] == noise_range[1] else list(noise_range),
+        "filter_name": filter_name, "phantoms": phantoms,
+        "level": None if level_range is None else list(level_range), "channels": list(config.channels),
         "skip_channels": list(config.skip_channels), "norm_groups": config.norm_groups,
         "out_activation": config.out_activation,
     }
@@ -363,14 +418,15 @@ def pretrain(theta: Any, ndet: int, center: float | None = None, num_gridx: int 
         return _Trainer(
             geoms=geoms, config=config, device=dev, backend=backend, out=out, num_steps=num_steps,
             batch_size=batch_size, lr_max=lr_max, weight_decay=weight_decay, val_size=val_size,
-            val_every=val_every, checkpoint_every=checkpoint_every, seed=int(seed), noise=float(noise),
-            filter_name=filter_name, resume=resume, progress=progress, callback=callback,
+            val_every=val_every, checkpoint_every=checkpoint_every, seed=int(seed), noise=noise_range,
+            filter_name=filter_name, phantoms=phantoms, level=level_range, resume=resume, progress=progress, callback=callback,
             signature=signature, metadata_base={
                 "geometry": summary, "serves": serves,
-                "noise": {"model": "relative_gaussian", "level": float(noise),
+                "noise": {"model": "relative_gaussian", "level": arguments["noise"],
                           "formula": "y = A x + level * mean(|A x|) * N(0, 1), per sample"},
-                "data": {"phantoms": "random ellipses (tomopy_dip.ellipses, EDIP's distribution)",
+                "data": {"phantoms": PHANTOM_DESCRIPTIONS[phantoms], "family": phantoms,
                          "dims": 2, "seed": int(seed), "filter_name": filter_name, "input": "fbp",
+                         "level_augmentation": arguments["level"],
                          "scaling": "input FBP(y)/s, target x/s, s = 0.999-quantile of |FBP(y)| "
                                     "per sample (as tomopy_dip.engine)"},
                 "command": command, "arguments": arguments, "description": description,
@@ -395,8 +451,10 @@ class _Trainer:
     val_every: int
     checkpoint_every: int
     seed: int
-    noise: float
+    noise: tuple[float, float]
     filter_name: str
+    phantoms: str
+    level: tuple[float, float] | None
     resume: bool
     progress: bool
     callback: Callable[[dict], Any] | None
@@ -410,7 +468,7 @@ class _Trainer:
     # -- data -------------------------------------------------------------------------
     def _pairs(self, gi: int, indices: Sequence[int], stream: str) -> dict:
         return simulate_pairs(self.ops[gi], self.seed, indices, stream, self.noise, self.filter_name,
-                              self.device)
+                              self.device, self.phantoms, self.level)
 
     def train_batch(self, step: int) -> dict:
         gi = 0 if len(self.ops) == 1 else int(sample_rng(self.seed, step, "geometry").integers(len(self.ops)))
@@ -601,7 +659,8 @@ def _run_cli(args: argparse.Namespace) -> int:
         num_steps=args.steps, batch_size=args.batch_size, lr_max=args.lr_max,
         weight_decay=args.weight_decay, val_size=args.val_size, val_every=args.val_every,
         checkpoint_every=args.checkpoint_every, seed=args.seed, resume=not args.no_resume,
-        views=args.views, noise=args.noise, filter_name=args.filter_name, channels=args.channels,
+        views=args.views, noise=args.noise if len(args.noise) > 1 else args.noise[0], level=args.level, filter_name=args.filter_name, phantoms=args.phantoms,
+        channels=args.channels,
         skip_channels=args.skip_channels, norm_groups=args.norm_groups,
         out_activation=args.out_activation, serves=serves, device=args.device,
         backend=args.backend, threads=args.threads, progress=not args.no_progress,
@@ -615,7 +674,7 @@ def add_cli(subparsers: "argparse._SubParsersAction") -> argparse.ArgumentParser
     """Add the ``pretrain`` sub-command to an argparse sub-command set (sets ``func``)."""
     p = subparsers.add_parser(
         "pretrain", help="pretrain an EDIP checkpoint for a geometry",
-        description="Supervised pretraining on random ellipses (EDIP stage 1). The geometry "
+        description="Supervised pretraining on synthetic phantoms (EDIP stage 1). The geometry "
                     "takes the algorithms' keywords; angles are evenly spaced over --arc degrees "
                     "unless --theta-file gives them.",
     )
@@ -645,8 +704,13 @@ def add_cli(subparsers: "argparse._SubParsersAction") -> argparse.ArgumentParser
     t.add_argument("--checkpoint-every", type=int)
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--no-resume", action="store_true", help="start over even if a .state file exists")
-    t.add_argument("--noise", type=float, default=0.05)
+    t.add_argument("--noise", type=float, nargs="+", default=[0.05], metavar="LEVEL",
+                   help="relative noise level (EDIP: 0.05), or LO HI: drawn per sample")
+    t.add_argument("--level", type=float, nargs=2, metavar=("LO", "HI"),
+                   help="intensity-level augmentation: target maximum drawn from U(LO, HI)")
     t.add_argument("--filter-name", default="hann", choices=FILTERS)
+    t.add_argument("--phantoms", default="ellipses", choices=tuple(PHANTOM_FAMILIES),
+                   help="training phantoms: EDIP's random ellipses (default) or discs with holes")
     t.add_argument("--channels", type=int, nargs="+")
     t.add_argument("--skip-channels", type=int, nargs="+")
     t.add_argument("--norm-groups", type=int)

@@ -40,8 +40,8 @@ ENTRIES = [{'description': 'EDIP U-Net for parallel beam, 20-720 views over 180Â
                'val_psnr_fbp': 20.122890601132124},
   'url': 'https://github.com/tomopy-dip/tomopy-dip/releases/download/v0.1.0/edip_parallel_128.safetensors'},
  {'description': 'EDIP U-Net for the HTC 2022 fan-beam scanner: 60 views over 360Â°, 560 detector '
-                 "pixels, 256Â² images of the challenge's field of view (random ellipses, 5 % "
-                 'noise)',
+                 "pixels, 256Â² images of the challenge's field of view (discs with holes, 0.5-5 % "
+                 'noise, intensity-level augmentation, per-channel GroupNorm)',
   'file': 'edip_htc2022_fan_256.safetensors',
   'geometry': {'arc': 6.283185307179586,
                'beam': 'fanflat',
@@ -62,15 +62,15 @@ ENTRIES = [{'description': 'EDIP U-Net for parallel beam, 20-720 views over 180Â
   'name': 'edip_htc2022',
   'network': {'channels': [32, 32, 32, 32],
               'in_channels': 1,
-              'norm_groups': 4,
+              'norm_groups': 32,
               'out_activation': 'sigmoid',
               'skip_channels': [4, 4, 4, 4]},
   'serves': {'size': [128, 512], 'views': [30, 120]},
-  'sha256': 'a7b6672589ca1e0fda72a7cbfd82b807d922a01d436a8c246068db87895c0ae0',
-  'size': 376300,
+  'sha256': '51a66424b01957c93356e78c9fd404fd0be86ecbee2710519953b4d3b0d2c5f8',
+  'size': 376588,
   'training': {'batch_size': 4,
-               'seconds': 3760.5,
-               'steps': 1800,
-               'val_psnr': 25.210018297743975,
-               'val_psnr_fbp': 15.971655464380438},
+               'seconds': 3377.3,
+               'steps': 1500,
+               'val_psnr': 16.314543652887018,
+               'val_psnr_fbp': 14.270166863008463},
   'url': 'https://github.com/tomopy-dip/tomopy-dip/releases/download/v0.1.0/edip_htc2022_fan_256.safetensors'}]
