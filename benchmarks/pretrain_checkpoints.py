@@ -24,7 +24,9 @@ adjusts it (the one-cycle schedule follows it).
     never used) with noise levels of 0.5-5 %, intensity-level augmentation and per-channel
     GroupNorm (``RUNS["htc"]["options"]``): with EDIP's ellipses at a fixed 5 % and GroupNorm
     over 4 groups the network's output on the real scans was blurred and 25-35 % too dark
-    (16.5 dB on ``ta``; with these options 20.5 dB, FBP 21.5 dB).
+    (16.5 dB on ``ta``; with these options 20.5 dB, FBP 21.5 dB). Its network has no skip into
+    the finest scale (pretraining's default for an FBP input): with one, EDIP levelled off near
+    34 dB on ``ta`` at 256², as DIP with the FBP as input does.
 
 Both use EDIP's recipe (MSE, Adam with weight decay 1e-5, one-cycle schedule with peak lr
 5e-4) and the engine's U-Net (:class:`tomopy_dip.options.Options`); ``parallel`` with EDIP's
@@ -74,6 +76,7 @@ RUNS = {
                        "(trained on 128² random ellipses, 5 % noise)",
         "steps": 4000, "batch_size": 8,
         "serves": {"views": [20, 720], "size": [128, 512]},
+        "options": {"skip_channels": (4, 4, 4, 4)},
     },
     "htc": {
         "name": "edip_htc2022",
@@ -113,6 +116,7 @@ def geometry(kind: str, size: int | None = None) -> dict:
 def options(run: dict, args: argparse.Namespace) -> dict:
     """The run's pretraining options, overridden by those given on the command line."""
     given = {"phantoms": args.phantoms, "level": args.level, "norm_groups": args.norm_groups,
+             "skip_channels": None if args.skip_channels is None else tuple(args.skip_channels),
              "noise": None if args.noise is None else (args.noise[0] if len(args.noise) == 1 else tuple(args.noise))}
     return {**run.get("options", {}), **{k: v for k, v in given.items() if v is not None}}
 
@@ -138,7 +142,7 @@ def train(kind: str, args: argparse.Namespace) -> Path:
 
 def measure(args: argparse.Namespace) -> None:
     """Time a few steps of each run (data + network + optimiser) and project the total."""
-    from tomopy_dip.networks import UNet
+    from tomopy_dip.networks import UNet, default_skip_channels
     from tomopy_dip.options import Options
     from tomopy_dip.pretrain import PRETRAIN_NORM_GROUPS, simulate_pairs, view_geometry
     from tomopy_dip.ellipses import PHANTOM_FAMILIES, ellipses_batch
@@ -152,7 +156,10 @@ def measure(args: argparse.Namespace) -> None:
         base = Geometry(geo.pop("theta"), geo.pop("ndet"), **geo)
         geoms = [view_geometry(base, v) for v in views] if views else [base]
         ops = [tomopy_dip.get_operator(g) for g in geoms]
-        net = UNet(replace(Options().network, norm_groups=options(run, args).get("norm_groups", PRETRAIN_NORM_GROUPS)))
+        opts = options(run, args)
+        skips = opts.get("skip_channels", default_skip_channels(len(Options().channels), image_input=True))
+        net = UNet(replace(Options().network, norm_groups=opts.get("norm_groups", PRETRAIN_NORM_GROUPS),
+                           skip_channels=skips))
         opt = torch.optim.Adam(net.parameters(), 1e-4)
         b = args.batch_size or run["batch_size"]
         n = args.measure_steps
@@ -214,6 +221,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--norm-groups", type=int,
                    help="GroupNorm groups (default tomopy_dip.pretrain.PRETRAIN_NORM_GROUPS; "
                         "32 = per channel, the engine's DIP default)")
+    p.add_argument("--skip-channels", type=int, nargs="+",
+                   help="U-Net skip channels per scale (default: the run's, else the engine's)")
     p.add_argument("--phantoms", choices=("ellipses", "holed_discs"),
                    help="training phantoms (tomopy_dip.ellipses.PHANTOM_FAMILIES; default: the run's)")
     p.add_argument("--noise", type=float, nargs="+",

@@ -6,6 +6,7 @@ import importlib.util
 import re
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -53,7 +54,9 @@ def test_documented_defaults_match_the_code():
     opts = Options()
     for key in ("num_iter", "lr", "clip_grad"):
         assert float(getattr(opts, key)) in _numbers(rows[f"`{key}`"]), key
-    assert str(tuple(opts.channels)) in text and str(tuple(opts.skip_channels)) in text
+    assert str(tuple(opts.channels)) in text
+    for network_input in ("noise", "fbp"):
+        assert str(replace(opts, network_input=network_input).network.skip_channels) in rows["`channels`, `skip_channels`"]
     tv_cell = rows["`tv_weight`"]
     for name, m in METHODS.items():
         tw = float(m.defaults.get("tv_weight", opts.tv_weight))

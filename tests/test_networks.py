@@ -148,3 +148,27 @@ def test_initialisation_is_reproducible():
     z = torch.randn(1, 1, 16, 16)
     torch.testing.assert_close(UNet(CFG, 1, _gens(3))(z), UNet(CFG, 1, _gens(3))(z))
     assert not torch.allclose(UNet(CFG, 1, _gens(3))(z), UNet(CFG, 1, _gens(4))(z))
+
+
+def test_image_inputs_get_no_skip_into_the_finest_scale():
+    """FBP / backprojection inputs: no skip into scale 0 (it would copy the input's streaks)."""
+    from tomopy_dip.methods import METHODS
+    from tomopy_dip.networks import default_skip_channels
+    from tomopy_dip.options import parse_options
+
+    assert default_skip_channels(4, image_input=False) == (4, 4, 4, 4)
+    assert default_skip_channels(4, image_input=True) == (0, 0, 4, 4)
+    assert default_skip_channels(3, image_input=True) == (0, 0, 4)
+
+    def skips(method, **kw):
+        m = METHODS[method]
+        return parse_options(kw, m.accepted, m.defaults, method).network.skip_channels
+
+    assert skips("tv_dip") == (4, 4, 4, 4)
+    assert skips("tv_dip", network_input="fbp") == (0, 0, 4, 4)
+    assert skips("aseqdip") == (0, 0, 4, 4)
+    assert skips("aseqdip", network_input="backprojection", channels=(8, 8, 8)) == (0, 0, 4)
+    assert skips("dip", channels=(8, 16)) == (4, 4)
+    assert skips("aseqdip", skip_channels=(4, 4, 4, 4)) == (4, 4, 4, 4)  # given: kept
+    with pytest.raises(ValueError, match="scales"):
+        default_skip_channels(0, image_input=True)

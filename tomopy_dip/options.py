@@ -14,7 +14,7 @@ from typing import Any, Callable, Mapping
 import torch
 
 from .geometry import BEAMS, PROJECTORS
-from .networks import UNetConfig
+from .networks import UNetConfig, default_skip_channels
 
 __all__ = ["Options", "parse_options", "SHARED_KEYWORDS"]
 
@@ -132,7 +132,8 @@ class Options:
     memory_limit: int | None = None
     # network
     channels: tuple = UNetConfig.channels
-    skip_channels: tuple = UNetConfig.skip_channels
+    #: None: :func:`~tomopy_dip.networks.default_skip_channels` for the network input.
+    skip_channels: tuple | None = None
     norm_groups: int | None = UNetConfig.norm_groups
     out_activation: str = UNetConfig.out_activation
     # geometry (TomoPy's num_gridx / num_gridy, and fan beam)
@@ -152,7 +153,10 @@ class Options:
 
     @property
     def network(self) -> UNetConfig:
-        return UNetConfig(channels=self.channels, skip_channels=self.skip_channels,
+        skips = self.skip_channels
+        if skips is None:
+            skips = default_skip_channels(len(self.channels), self.network_input != "noise")
+        return UNetConfig(channels=self.channels, skip_channels=skips,
                           norm_groups=self.norm_groups, out_activation=self.out_activation)
 
     def geometry_keywords(self) -> dict:
@@ -177,7 +181,7 @@ _CHECKS: dict[str, Callable[[Any], Any]] = {
     "backend": _choice("backend", ("auto", "matrix", "astra")),
     "memory_limit": _memory,
     "channels": _int_tuple("channels"),
-    "skip_channels": _int_tuple("skip_channels"),
+    "skip_channels": _optional(_int_tuple("skip_channels")),
     "norm_groups": _optional(_int("norm_groups", 1)),
     "out_activation": _choice("out_activation", ("none", "sigmoid")),
     "num_gridx": _optional(_int("num_gridx", 1)),

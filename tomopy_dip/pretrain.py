@@ -56,7 +56,7 @@ from .checkpoints import default_serves, geometry_summary, save_checkpoint
 from .ellipses import PHANTOM_FAMILIES, random_phantom, sample_rng
 from .fbp import FILTERS, fbp
 from .geometry import BEAMS, Geometry
-from .networks import UNet, UNetConfig
+from .networks import UNet, UNetConfig, default_skip_channels
 from .options import Options, _device
 from .projector import RayTransform, get_operator
 
@@ -236,9 +236,11 @@ PRETRAIN_NORM_GROUPS = 4
 
 def _network_config(channels, skip_channels, norm_groups, out_activation) -> UNetConfig:
     base = Options().network
+    channels = base.channels if channels is None else tuple(channels)
     return UNetConfig(
-        channels=base.channels if channels is None else tuple(channels),
-        skip_channels=base.skip_channels if skip_channels is None else tuple(skip_channels),
+        channels=channels,
+        skip_channels=(default_skip_channels(len(channels), image_input=True) if skip_channels is None
+                       else tuple(skip_channels)),
         norm_groups=PRETRAIN_NORM_GROUPS if norm_groups is None else int(norm_groups),
         out_activation=base.out_activation if out_activation is None else out_activation,
     )
@@ -318,9 +320,11 @@ def pretrain(theta: Any, ndet: int, center: float | None = None, num_gridx: int 
         that its target's maximum lies in ``U(lo, hi)``, which teaches the network to keep the
         input's intensity level. Default none (EDIP's plain normalisation).
     channels, skip_channels, norm_groups, out_activation
-        Network; default the engine's default network (:class:`~tomopy_dip.options.Options`)
-        with GroupNorm over 4 groups (``norm_groups=4``), which learns faster from many images
-        than the engine's per-channel default. EDIP fine-tunes the network as pretrained.
+        Network; default the engine's default network for an FBP input
+        (:class:`~tomopy_dip.options.Options`, no skip into the finest scale:
+        :func:`~tomopy_dip.networks.default_skip_channels`) with GroupNorm over 4 groups
+        (``norm_groups=4``), which learns faster from many images than the engine's
+        per-channel default. EDIP fine-tunes the network as pretrained.
     serves : dict, optional
         ``{"views": [lo, hi], "size": [lo, hi]}`` recorded for the automatic checkpoint choice
         (default: close to the trained view counts and size).
