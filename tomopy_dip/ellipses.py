@@ -240,6 +240,14 @@ def rasterize(params: dict, shape: Sequence[int], normalize: bool = True,
     return img.astype(np.float32)
 
 
+def _shape2d(size: int | Sequence[int]) -> tuple[int, int]:
+    """``n`` -> ``(n, n)``; a pair as given; anything else a ValueError naming ``size``."""
+    shape = (size, size) if np.ndim(size) == 0 else tuple(size)
+    if len(shape) != 2:
+        raise ValueError(f"size must be an int or a pair of ints, got {size!r}")
+    return shape
+
+
 def random_ellipses(size: int | Sequence[int], seed: int | np.random.Generator | None = None) -> np.ndarray:
     """A random-ellipse image with values in ``[0, 1]`` (EDIP's 2D training distribution).
 
@@ -263,10 +271,7 @@ def random_ellipses(size: int | Sequence[int], seed: int | np.random.Generator |
     >>> bool((random_ellipses(64, seed=3) == img).all())
     True
     """
-    shape = (size, size) if np.ndim(size) == 0 else tuple(size)
-    if len(shape) != 2:
-        raise ValueError(f"size must be an int or a pair of ints, got {size!r}")
-    return rasterize(ellipse_parameters(seed, 2), shape)
+    return rasterize(ellipse_parameters(seed, 2), _shape2d(size))
 
 
 def random_ellipsoids(size: int | Sequence[int], seed: int | np.random.Generator | None = None) -> np.ndarray:
@@ -349,9 +354,7 @@ def random_holed_disc(size: int | Sequence[int], seed: int | np.random.Generator
     >>> img.shape, float(img.max()), float(img[0, 0])
     ((64, 64), 1.0, 0.0)
     """
-    shape = (size, size) if np.ndim(size) == 0 else tuple(size)
-    if len(shape) != 2:
-        raise ValueError(f"size must be an int or a pair of ints, got {size!r}")
+    shape = _shape2d(size)
     p = _holed_disc_parameters(_as_rng(seed))
     g0, g1 = _coords(shape[0])[:, None], _coords(shape[1])[None, :]
     r2 = ((g0 - p["center"][0]) ** 2 + (g1 - p["center"][1]) ** 2) / p["radius"] ** 2
