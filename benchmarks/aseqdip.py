@@ -3,7 +3,8 @@
 For each problem: TV (PDHG, best gamma), DIP, TV-DIP and aSeqDIP, each run for ``--num-iter``
 iterations in one process; PSNR/SSIM of the returned image, best PSNR along the run, the
 iteration where DIP peaks, and whether aSeqDIP stays within 0.5 dB of its peak up to 4x that
-iteration. Seconds per iteration of aSeqDIP against DIP come from the whole runs and, robust to
+iteration (``stability``: the curve of the image it returns, by default the moving average of
+its iterates; ``stability_iterates``: the iterates themselves). Seconds per iteration of aSeqDIP against DIP come from the whole runs and, robust to
 a change of machine load during the benchmark, from short runs of the two alternating in the
 same process (``common.interleaved_sec_per_iter``). Writes ``results/aseqdip_<size>.json`` (merged with rows already there); with
 ``--set`` (a sweep of aSeqDIP's keywords) ``results/aseqdip_<size>_sweep.json``, one label per
@@ -73,7 +74,10 @@ def main() -> None:
             dip_peak = max(r["dip"]["curve"], key=lambda c: c[2])[0] if "dip" in r else args.num_iter
             r["dip_peak_iteration"] = dip_peak
             if label in r:
-                r[label]["stability"] = stability(r[label]["curve"], dip_peak)
+                # the returned image's curve (aSeqDIP's default: the moving average of the
+                # iterates), and that of the iterates themselves
+                r[label]["stability"] = stability(r[label].get("returned_curve", r[label]["curve"]), dip_peak)
+                r[label]["stability_iterates"] = stability(r[label]["curve"], dip_peak)
         if not args.no_speed:
             speed = interleaved_sec_per_iter(d, {"dip": ("dip", {}), label: ("aseqdip", extra)})
             r[f"speed[{label}]"] = {**speed, "ratio": speed[label] / speed["dip"]}
@@ -81,6 +85,7 @@ def main() -> None:
         print(spec, {lab: round(r[lab]["psnr"], 2) for lab in ["tv", *labels.values()] if lab in r},
               "best", {lab: round(r[lab]["best_psnr"], 2) for lab in labels.values() if lab in r},
               "dip peak at", r.get("dip_peak_iteration"), r.get(label, {}).get("stability"),
+              "iterates", r.get(label, {}).get("stability_iterates"),
               "speed", r.get(f"speed[{label}]"), flush=True)
     print(f"written {save_rows(name, {'machine': machine(), 'args': vars(args)}, rows)}")
     if not all(m in r for r in rows.values() for m in ("dip", "tv_dip", label)):

@@ -149,11 +149,12 @@ def tv_best(d: dict, gammas=(1e-7, 3e-7, 1e-6, 3e-6, 1e-5), num_iter: int = 1000
 def dip_run(d: dict, method: str, num_iter: int, every: int = 25, **kw) -> dict:
     """Run a DIP-family method with a PSNR-tracking callback."""
     ref = d["reference"]
-    curve = []
+    curve, returned = [], []
     t0 = time.perf_counter()
 
     def cb(info):
         curve.append((info["iteration"], time.perf_counter() - t0, psnr(info["image"], ref)))
+        returned.append((info["iteration"], curve[-1][1], psnr(info["estimate"], ref)))
 
     res = tomopy_dip.reconstruct(d["sinogram"], d["theta"], d["center"], method=method,
                                  num_iter=num_iter, callback=cb, callback_every=every,
@@ -163,6 +164,9 @@ def dip_run(d: dict, method: str, num_iter: int, every: int = 25, **kw) -> dict:
     return {"method": method, "psnr": psnr(img, ref), "ssim": ssim(img, ref), "seconds": seconds,
             "iterations": num_iter, "selected_iteration": int(res.iteration[0]),
             "best_psnr": max(p for _, _, p in curve), "curve": curve,
+            # PSNR of the image ``select`` would return at each point (the iterate itself for
+            # select="last", the average so far for "average", the min-loss image for "min_loss")
+            "returned_curve": returned,
             "sec_per_iter": seconds / max(num_iter, 1), "image": img}
 
 

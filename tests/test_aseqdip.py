@@ -49,13 +49,13 @@ def test_schedule_counts_steps_updates_and_carries_weights(problem, monkeypatch)
     monkeypatch.setattr(torch.optim.Adam, "__init__", counting_init)
     inner, k_updates = 3, 4
     res = tomopy_dip.reconstruct(sino, theta, method="aseqdip", num_iter=inner * k_updates,
-                                 inner_steps=inner, **SMALL)
+                                 inner_steps=inner, select="last", **SMALL)
     assert calls["steps"] == inner * k_updates
     assert calls["optimisers"] == 1  # one optimiser: weights and moments carry over
     assert calls["forward_grad"] == inner * k_updates
     # K - 1 input updates inside the loop, plus the final z_K = f(z_{K-1})
     assert calls["forward_nograd"] == (k_updates - 1) + 1
-    assert res.iteration[0] == inner * k_updates  # select="last" is aSeqDIP's default
+    assert res.iteration[0] == inner * k_updates  # the paper's output z_K
 
 
 def test_input_is_the_previous_output(problem):
@@ -107,8 +107,9 @@ def test_aseqdip_beats_fbp_on_simulated_sparse_views():
 @pytest.mark.slow
 @pytest.mark.real_data
 def test_final_iterate_close_to_best_on_real_data(shared_data):
-    """No collapse from noise over-fitting: the returned last iterate is within 0.5 dB of the
-    best iterate along the run (HTC phantom 'ta', 60 views, reduced size)."""
+    """No collapse from noise over-fitting: the last iterate and the returned image (the default
+    moving average) are within 0.5 dB of the best iterate along the run (HTC phantom 'ta', 60
+    views, reduced size)."""
     from tomopy_dip.baselines import operator_for, sirt
     from tomopy_dip.datasets import load_htc2022
 
@@ -118,9 +119,10 @@ def test_final_iterate_close_to_best_on_real_data(shared_data):
     d = load_htc2022("ta", 60, 64, detector_bin=4)
     scores = []
     res = tomopy_dip.reconstruct(d["sinogram"], d["theta"], d["center"], method="aseqdip",
-                                 num_iter=800, progress=False, callback_every=20,
+                                 num_iter=1600, progress=False, callback_every=20,
                                  callback=lambda info: scores.append(psnr(info["image"], ref)),
                                  **d["geometry"])
-    final = psnr(res.images, ref)
-    assert final > max(scores) - 0.5, (final, max(scores))
-    assert final > 25.0
+    returned = psnr(res.images, ref)
+    assert scores[-1] > max(scores) - 0.5, (scores[-1], max(scores))
+    assert returned > max(scores) - 0.5, (returned, max(scores))
+    assert returned > 25.0

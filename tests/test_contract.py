@@ -215,6 +215,58 @@ def test_select_last_returns_the_network_after_the_last_update(data):
     assert np.abs(best.images - last.images).max() > 0
 
 
+@pytest.mark.parametrize("gate", [None, (0.97, 3)])
+def test_select_average_is_the_weighted_running_mean_of_the_iterates(data, gate, monkeypatch):
+    """select='average': avg = avg + w_j (x_k - avg), w_j = average_weight(j) for the j-th iterate
+    taken, leaving out those whose data term exceeds gate[0] x its minimum over the previous
+    gate[1] iterations; the callback's 'estimate' is that average, and with select='min_loss'
+    it is the best image so far."""
+    from tomopy_dip import engine
+
+    if gate is not None:  # a strict gate, so that this short run leaves iterates out
+        monkeypatch.setattr(engine, "AVERAGE_GATE", gate)
+    factor, window = engine.AVERAGE_GATE
+    theta, sino = data
+    seen = {}
+    n = 12
+    res = tomopy_dip.reconstruct(sino[:2], theta, CENTER, method="dip", select="average",
+                                 callback=lambda d: seen.__setitem__((d["slice"], d["iteration"]), d),
+                                 **{**KW, "num_iter": n})
+    left_out = 0
+    for s in range(2):
+        dat = res.history["data"][:, s]
+        avg, j, last = None, 0, 0
+        for k in range(n):
+            if k > 0 and dat[k] > factor * dat[max(0, k - window):k].min():
+                left_out += 1
+                continue
+            x = seen[(s, k)]["image"].astype(np.float64)
+            avg = x if avg is None else avg + engine.average_weight(j) * (x - avg)
+            j, last = j + 1, k
+        assert res.iteration[s] == last
+        _close(res.images[s], avg, 1e-5)
+        _close(seen[(s, n - 1)]["estimate"], res.images[s], 1e-6)
+        assert np.abs(res.images[s] - seen[(s, n - 1)]["image"]).max() > 0  # not the last iterate
+    assert (left_out > 0) == (gate is not None)
+    seen.clear()
+    best = tomopy_dip.reconstruct(sino[:1], theta, CENTER, method="tv_dip", select="min_loss",
+                                  callback=lambda d: seen.__setitem__(d["iteration"], d), **KW)
+    k = int(best.iteration[0])
+    _close(seen[KW["num_iter"] - 1]["estimate"], seen[k]["image"], 1e-6)
+
+
+def test_average_weight_fades_a_short_runs_start_then_is_exponential():
+    from tomopy_dip.engine import average_weight
+
+    w = [average_weight(k) for k in range(1000)]
+    assert w[0] == 1.0 and w[-1] == pytest.approx(0.01)
+    # weight of iterate j in the average after 100 iterations is proportional to j + 1
+    n = 100
+    share = [w[j] * np.prod([1 - w[i] for i in range(j + 1, n)]) for j in range(n)]
+    np.testing.assert_allclose(np.array(share) / share[-1], (np.arange(n) + 1) / n, rtol=1e-9)
+    assert sum(share) == pytest.approx(1.0)
+
+
 # ----------------------------------------------------------------------------- callback, units, history
 def test_callback_payload(data):
     theta, sino = data
@@ -222,7 +274,7 @@ def test_callback_payload(data):
     tomopy_dip.reconstruct(sino[:2], theta, CENTER, method="dip", callback=got.append, **KW)
     assert len(got) == 2 * KW["num_iter"]
     for d in got:
-        assert set(d) >= {"slice", "iteration", "loss", "image"}
+        assert set(d) >= {"slice", "iteration", "loss", "image", "estimate"}
         assert isinstance(d["slice"], int) and isinstance(d["iteration"], int)
         assert isinstance(d["loss"], float) and np.isfinite(d["loss"])
         assert isinstance(d["image"], np.ndarray) and d["image"].shape == (N, N)
@@ -320,7 +372,7 @@ def test_history_shapes_and_terms(data):
 def test_aseqdip_and_network_inputs_run(data):
     theta, sino = data
     res = tomopy_dip.reconstruct(sino[0], theta, CENTER, method="aseqdip", **{**KW, "num_iter": 4})
-    assert np.all(res.history["ae"] > 0) and res.iteration[0] == 4
+    assert np.all(res.history["ae"] > 0) and res.iteration[0] == 3  # select="average": through iterate 3
     for inp in ("fbp", "backprojection"):
         r = tomopy_dip.reconstruct(sino[0], theta, CENTER, method="dip", network_input=inp, **KW)
         assert np.all(np.isfinite(r.images))

@@ -189,7 +189,7 @@ KEYWORD_OPTIONS: list[tuple[str, str, Callable[[str], Any], str]] = [
     ("--num-iter", "num_iter", int, "iterations of the fit (Adam steps) [method default: 2000]"),
     ("--lr", "lr", float, "Adam learning rate [dip, tv_dip: 3e-3; edip, edip_fe, aseqdip: 1e-3]"),
     ("--tv-weight", "tv_weight", float, "weight of the total-variation term (TV-DIP's gamma) [tv_dip, edip, edip_fe: 1e-6]"),
-    ("--select", "select", str, "which iterate to return: min_loss or last [method default]"),
+    ("--select", "select", str, "which image to return: min_loss, last or average [method default]"),
     ("--seed", "seed", int, "seed of the network and its input [0]"),
     ("--device", "device", str, "torch device: cpu, cuda, cuda:1 [cuda when available]"),
     ("--batch-size", "batch_size", int, "slices fitted together (one batched network) [automatic]"),

@@ -168,7 +168,7 @@ _CHECKS: dict[str, Callable[[Any], Any]] = {
     "num_iter": _int("num_iter", 0),
     "lr": _float("lr", 0.0, strict=True),
     "tv_weight": _float("tv_weight", 0.0),
-    "select": _choice("select", ("min_loss", "last")),
+    "select": _choice("select", ("min_loss", "last", "average")),
     "seed": _seed,
     "device": _device,
     "progress": _bool("progress"),

@@ -2,8 +2,18 @@
 
 ``z_0 = FBP(y)``; for ``k = 1..K``: ``inner_steps`` (N) Adam steps on
 ``||A f(z_{k-1}) - y||^2 + ae_weight * ||f(z_{k-1}) - z_{k-1}||^2``, then ``z_k = f(z_{k-1})``
-(a forward pass, no gradient); the weights carry over. ``K = num_iter // inner_steps`` and the
-output is ``z_K`` (``select="last"``).
+(a forward pass, no gradient); the weights carry over. ``K = num_iter // inner_steps``.
+The paper's output is ``z_K`` (``select="last"``); the default returns the moving average of
+the iterates over the last ~100 iterations, leaving out those caught in a loss spike
+(``select="average"``, :func:`tomopy_dip.engine.average_weight`,
+:data:`tomopy_dip.engine.AVERAGE_GATE`). Adam makes short loss spikes late in the fit (the
+loss rises 2-6x over a few iterations, from any phase of the input cycle, and recovers within
+~45; lower learning rates down to the paper's 2e-4 do not remove them), and ``z_K`` lands in
+one now and then. Measured on HTC 60 views, 128², 3000 iterations (without the gate): largest
+drop below the running peak after iteration 500 5.2 / 2.8 dB for the iterates (``ta`` /
+``tb``), 0.19 / 0.03 dB for the average; returned image 37.29 / 34.28 dB against the last
+iterate's 36.50 / 34.34. ``tb``, 6400 iterations: 4.7 dB for the iterates, 0.81 dB for the
+plain average, 0.20 dB with the gate.
 
 Scaling: the data are first brought to unit scale (see :mod:`tomopy_dip.engine`), so ``f(z)``
 is an image of values about 1 whatever the data's units. The two terms are weighed as in the
@@ -32,7 +42,7 @@ DEFAULT_AE_WEIGHT = 0.1
 
 ASEQDIP = Method(
     name="aseqdip",
-    defaults={"network_input": "fbp", "select": "last", "inner_steps": DEFAULT_INNER_STEPS,
+    defaults={"network_input": "fbp", "select": "average", "inner_steps": DEFAULT_INNER_STEPS,
               "ae_weight": DEFAULT_AE_WEIGHT,
               "tv_weight": 0.0},
     keywords=("inner_steps", "ae_weight"),
