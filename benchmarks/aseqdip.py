@@ -4,9 +4,10 @@ For each problem: TV (PDHG, best gamma), DIP, TV-DIP and aSeqDIP, each run for `
 iterations in one process; PSNR/SSIM of the returned image, best PSNR along the run, the
 iteration where DIP peaks, and whether aSeqDIP stays within 0.5 dB of its peak up to 4x that
 iteration (``stability``: the curve of the image it returns, by default the moving average of
-its iterates; ``stability_iterates``: the iterates themselves). Seconds per iteration of aSeqDIP against DIP come from the whole runs and, robust to
-a change of machine load during the benchmark, from short runs of the two alternating in the
-same process (``common.interleaved_sec_per_iter``). Writes ``results/aseqdip_<size>.json`` (merged with rows already there); with
+its iterates; ``stability_iterates``: the iterates themselves). Seconds per iteration of
+aSeqDIP against DIP come from the whole runs and, robust to a change of machine load during
+the benchmark, from short runs of the two alternating in the same process
+(``common.interleaved_sec_per_iter``). Writes ``results/aseqdip_<size>.json`` (merged with rows already there); with
 ``--set`` (a sweep of aSeqDIP's keywords) ``results/aseqdip_<size>_sweep.json``, one label per
 setting, e.g. ``aseqdip[ae_weight=1,inner_steps=2]``.
 

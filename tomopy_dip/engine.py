@@ -360,13 +360,15 @@ def _fit_batch(method: Method, options: Options, sino: np.ndarray, geoms: Sequen
                 norms = net.per_model_grad_norm(params)
                 net.scale_grads(params, torch.clamp(options.clip_grad / (norms + 1e-12), max=1.0))
             opt.step()
+            lv = loss.detach()
+            for key, val in (("loss", lv), ("data", data), ("tv", tv), ("ae", ae)):
+                hist[key][k] = val.detach().cpu().numpy()
             with torch.no_grad():
-                lv = loss.detach()
                 if average:
                     taken = np.ones(B, dtype=bool)
                     if k > 0:
                         recent = hist["data"][max(0, k - AVERAGE_GATE[1]):k].min(0)
-                        taken = data.detach().cpu().numpy() <= AVERAGE_GATE[0] * recent
+                        taken = hist["data"][k] <= AVERAGE_GATE[0] * recent
                     w = [average_weight(int(j)) if t else 0.0 for j, t in zip(n_averaged, taken)]
                     best.lerp_(x.detach(), torch.tensor(w).to(best)[:, None, None])
                     n_averaged += taken
@@ -377,10 +379,7 @@ def _fit_batch(method: Method, options: Options, sino: np.ndarray, geoms: Sequen
                         best_loss = torch.where(improved, lv, best_loss)
                         best[improved] = x.detach()[improved]
                         best_it[improved.cpu().numpy()] = k
-            elapsed = time.perf_counter() - t0
-            for key, val in (("loss", lv), ("data", data), ("tv", tv), ("ae", ae)):
-                hist[key][k] = val.detach().cpu().numpy()
-            hist["seconds"][k] = elapsed
+            hist["seconds"][k] = time.perf_counter() - t0
             n_done = k + 1
             if options.callback is not None and (k % options.callback_every == 0 or k == n_iter - 1):
                 imgs = (x.detach() * scale).cpu().numpy()
