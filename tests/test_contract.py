@@ -215,6 +215,26 @@ def test_select_last_returns_the_network_after_the_last_update(data):
     assert np.abs(best.images - last.images).max() > 0
 
 
+def test_lr_warmup_scales_the_first_updates(data):
+    """With ``lr_warmup=W`` iteration k steps with ``lr * (k + 1) / W``. Adam's first update
+    moves every weight by about ``lr`` whatever the gradient, so the image changes about W
+    times less over the first iteration; the run is otherwise the same."""
+    theta, sino = data
+
+    def first_change(**kw):
+        seen = {}
+        tomopy_dip.reconstruct(sino[:1], theta, CENTER, method="dip", **{**KW, "num_iter": 2}, **kw,
+                               callback=lambda d: seen.__setitem__(d["iteration"], d["image"]))
+        return seen, np.linalg.norm(seen[1] - seen[0])
+
+    plain, d_plain = first_change()
+    warm, d_warm = first_change(lr_warmup=10)
+    _close(warm[0], plain[0], 1e-6)  # same network and input before any update
+    assert 0.05 < d_warm / d_plain < 0.2, d_warm / d_plain
+    _, d_one = first_change(lr_warmup=1)
+    assert d_one == pytest.approx(d_plain, rel=1e-5)
+
+
 @pytest.mark.parametrize("gate", [None, (0.97, 3)])
 def test_select_average_is_the_weighted_running_mean_of_the_iterates(data, gate, monkeypatch):
     """select='average': avg = avg + w_j (x_k - avg), w_j = average_weight(j) for the j-th iterate

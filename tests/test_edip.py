@@ -190,9 +190,11 @@ def test_real_data_edip_starts_higher_and_reaches_dip_sooner(tmp_path, monkeypat
     """HTC 2022 phantom 'ta', 60 views, reduced to a 64² grid and 140 detector pixels.
 
     A small network is pretrained on the fly for this geometry (100 steps, ~15 s); DIP and
-    EDIP then use the same network (4-group GroupNorm, pretraining's default), learning rate and
-    loss (TV off for both), so that only the start differs. Measured: start 8.0 vs 14.7 dB,
-    DIP's 100-iteration PSNR (20.5 dB) reached by EDIP at iteration 67, EDIP 21.6 dB after 100.
+    EDIP then use the same network (4-group GroupNorm, pretraining's default), learning rate,
+    schedule (EDIP's warm-up off, as DIP's) and loss (TV off for both), so that only the start
+    differs. Measured: start 8.0 vs 14.7 dB, DIP's 100-iteration PSNR (20.5 dB) reached by EDIP
+    at iteration 67, EDIP 21.6 dB after 100 (with EDIP's default 50-iteration warm-up 20.35 dB:
+    from a start this poor the warm-up only slows the climb).
     """
     from tomopy_dip.baselines import operator_for, sirt
     from tomopy_dip.datasets import load_htc2022
@@ -216,7 +218,7 @@ def test_real_data_edip_starts_higher_and_reaches_dip_sooner(tmp_path, monkeypat
         return np.array(vals)
 
     dip = curve("dip", **net)
-    edip = curve("edip", checkpoint=path)
+    edip = curve("edip", checkpoint=path, lr_warmup=0)
     assert edip[0] > dip[0] + 5  # a far better start
     target = dip.max()
     assert _first(edip, target) < _first(dip, target)  # DIP's best PSNR in fewer iterations
@@ -262,9 +264,10 @@ def test_shipped_htc_checkpoint_on_real_data(monkeypatch):
     """The packaged HTC checkpoint (trained at 256²) on phantom 'tb', 60 views, at 128² with the
     detector binned by 2: chosen without a warning for these data; its image before fine-tuning
     is close to the FBP, and after 60 iterations EDIP is well above the FBP and far above TV-DIP
-    from noise. Measured: FBP 21.9, EDIP start 20.6, EDIP after 60 iterations 30.0, TV-DIP
-    (default lr 3e-3) after 60 iterations 18.3 dB. (Former checkpoints: with a skip into the
-    finest scale 21.0 / 29.1 dB; trained on ellipses at a fixed 5 % noise 16.6 / 26.3 dB.)"""
+    from noise. Measured: FBP 21.9, EDIP start 25.7, EDIP after 60 iterations 31.1, TV-DIP
+    (default lr 3e-3) after 60 iterations 18.3 dB. (Former checkpoints: with level augmentation
+    and 0.5-5 % noise 20.6 / 30.0 dB; with a skip into the finest scale 21.0 / 29.1 dB; trained
+    on ellipses at a fixed 5 % noise 16.6 / 26.3 dB.)"""
     import warnings
 
     from tomopy_dip.baselines import operator_for, sirt
@@ -285,6 +288,6 @@ def test_shipped_htc_checkpoint_on_real_data(monkeypatch):
         edip = tomopy_dip.reconstruct(*args, method="edip", num_iter=60, **QUIET, **d["geometry"]).images
     dip = tomopy_dip.reconstruct(*args, method="tv_dip", num_iter=60, **QUIET, **d["geometry"]).images
     p_fbp, p_start, p_edip, p_dip = (psnr(x, ref) for x in (fbp, start, edip, dip))
-    assert p_start > 19, p_start  # the pretrained network's image, at the right intensity level
+    assert p_start > p_fbp + 2, (p_start, p_fbp)  # the pretrained image, at the right level
     assert p_edip > p_fbp + 5, (p_edip, p_fbp)
     assert p_edip > p_dip + 8, (p_edip, p_dip)

@@ -156,6 +156,8 @@ def test_unknown_keyword_is_a_type_error_naming_it():
         ({"seed": "abc"}, TypeError),
         ({"progress": "yes"}, TypeError),
         ({"clip_grad": -1.0}, ValueError),
+        ({"lr_warmup": -1}, ValueError),
+        ({"lr_warmup": 2.5}, TypeError),
         ({"filter_name": "parzen"}, ValueError),
         ({"backend": "gpu"}, ValueError),
         ({"memory_limit": -5}, ValueError),

@@ -188,6 +188,7 @@ def _key_value(text: str) -> tuple[str, Any]:
 KEYWORD_OPTIONS: list[tuple[str, str, Callable[[str], Any], str]] = [
     ("--num-iter", "num_iter", int, "iterations of the fit (Adam steps) [method default: 2000]"),
     ("--lr", "lr", float, "Adam learning rate [dip, tv_dip: 3e-3; edip, edip_fe, aseqdip: 1e-3]"),
+    ("--lr-warmup", "lr_warmup", int, "iterations of linear learning-rate warm-up [edip, edip_fe: 50; others 0]"),
     ("--tv-weight", "tv_weight", float, "weight of the total-variation term (TV-DIP's gamma) [tv_dip, edip, edip_fe: 1e-6]"),
     ("--select", "select", str, "which image to return: min_loss, last or average [method default]"),
     ("--seed", "seed", int, "seed of the network and its input [0]"),

@@ -322,6 +322,10 @@ def _fit_batch(method: Method, options: Options, sino: np.ndarray, geoms: Sequen
         return net(inp)[0]
 
     opt = torch.optim.Adam(params, lr=options.lr)
+    # Linear warm-up: iteration k (from 0) uses lr * (k + 1) / lr_warmup. Adam's first updates
+    # are about lr in every weight whatever the gradient; a pretrained network loses its start.
+    warm = options.lr_warmup
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda j: min(1.0, (j + 1) / warm)) if warm > 1 else None
     n_iter = options.num_iter
     hist = {k: np.full((n_iter, B), np.nan, np.float32) for k in ("loss", "data", "tv", "ae")}
     hist["seconds"] = np.full((n_iter, B), np.nan, np.float32)
@@ -360,6 +364,8 @@ def _fit_batch(method: Method, options: Options, sino: np.ndarray, geoms: Sequen
                 norms = net.per_model_grad_norm(params)
                 net.scale_grads(params, torch.clamp(options.clip_grad / (norms + 1e-12), max=1.0))
             opt.step()
+            if sched is not None:
+                sched.step()
             lv = loss.detach()
             for key, val in (("loss", lv), ("data", data), ("tv", tv), ("ae", ae)):
                 hist[key][k] = val.detach().cpu().numpy()
@@ -474,6 +480,9 @@ def reconstruct(tomo: Any, theta: Any, center: Any = None, method: str = "tv_dip
             Adam iterations.
         ``lr`` (float; method default: 3e-3 for DIP and TV-DIP, 1e-3 otherwise)
             Learning rate.
+        ``lr_warmup`` (int; method default: 50 for EDIP and EDIP-FE, 0 otherwise)
+            Iterations of linear learning-rate warm-up (iteration ``k`` uses
+            ``lr * (k + 1) / lr_warmup``).
         ``tv_weight`` (float; TV-DIP's gamma, method default)
             Weight of the total variation (see the engine docs for its normalisation).
         ``select`` ({"min_loss", "last", "average"}; method default)

@@ -117,6 +117,7 @@ class Options:
 
     num_iter: int = 2000
     lr: float = 1e-3
+    lr_warmup: int = 0
     tv_weight: float = 0.0
     select: str = "min_loss"
     seed: int = 0
@@ -167,6 +168,7 @@ class Options:
 _CHECKS: dict[str, Callable[[Any], Any]] = {
     "num_iter": _int("num_iter", 0),
     "lr": _float("lr", 0.0, strict=True),
+    "lr_warmup": _int("lr_warmup", 0),
     "tv_weight": _float("tv_weight", 0.0),
     "select": _choice("select", ("min_loss", "last", "average")),
     "seed": _seed,
