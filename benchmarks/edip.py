@@ -11,6 +11,11 @@ seconds per iteration are compared with EDIP's from the same process, from the w
 from short runs of the two alternating (``common.interleaved_sec_per_iter``, robust to a change
 of machine load).
 
+``--baseline-from TAG`` runs only ``--methods`` (e.g. EDIP and EDIP-FE with a new checkpoint)
+and takes TV and the other methods from an earlier results file: iterations compare directly;
+for seconds the interleaved measurement then also times DIP (noise), and the rise time in
+seconds is compared as iterations × interleaved s/iter (printed as a ratio).
+
 Problems: ``htc:<phantom>`` (HTC-60, BENCHMARK.md's geometry at ``--size``, 720-view SIRT-300
 reference) and ``tooth`` (TomoPy's tooth, parallel beam, 31 of 181 views, detector binned to 160
 pixels, 181-view SIRT-300 reference). Writes ``results/edip_<size>.json`` after every problem
@@ -58,9 +63,13 @@ def problem(spec: str, size: int) -> dict:
     return htc_problem(phantom, 60, size)
 
 
-def run_problem(d: dict, args: argparse.Namespace) -> dict:
-    r = {"tv": tv_best(d)}
-    r["tv"].pop("curve")
+def run_problem(d: dict, args: argparse.Namespace, baseline: dict | None = None) -> dict:
+    """Every method of ``args.methods`` on problem ``d``; ``baseline``: rows of an earlier run
+    (``--baseline-from``) that fill in TV and the methods not run here."""
+    r = {}
+    if baseline is None or "tv" not in baseline:
+        r["tv"] = tv_best(d)
+        r["tv"].pop("curve")
     for label in args.methods:
         method, kw, budget = METHODS[label]
         n = args.num_iter if budget == "dip" else args.edip_iter
@@ -78,15 +87,20 @@ def run_problem(d: dict, args: argparse.Namespace) -> dict:
         r[label] = res
     if "edip" in args.methods and "edip_fe" in args.methods and not args.no_speed:
         ck = {"checkpoint": args.checkpoint} if args.checkpoint else {}
+        runs = {"dip_noise": METHODS["dip_noise"][:2], "edip": ("edip", ck), "edip_fe": ("edip_fe", ck)}
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", CheckpointMatchWarning)
-            speed = interleaved_sec_per_iter(d, {"edip": ("edip", ck), "edip_fe": ("edip_fe", ck)})
-        r["speed"] = {**speed, "ratio": speed["edip_fe"] / speed["edip"]}
+            speed = interleaved_sec_per_iter(d, runs)
+        r["speed"] = {**speed, "ratio": speed["edip_fe"] / speed["edip"],
+                      "edip_over_dip": speed["edip"] / speed["dip_noise"]}
+    for label, row in (baseline or {}).items():  # rows of an earlier run, for what was not run here
+        r.setdefault(label, row)
     if "dip_noise" in r:
         level = r["dip_noise"]["steady_psnr"] - 0.1
         r["rise_level"] = level
-        for label in args.methods:
-            r[label]["rise_iterations"], r[label]["rise_seconds"] = first_reach(r[label]["curve"], level)
+        for label in METHODS:
+            if label in r:
+                r[label]["rise_iterations"], r[label]["rise_seconds"] = first_reach(r[label]["curve"], level)
     return r
 
 
@@ -104,6 +118,11 @@ def main() -> None:
     ap.add_argument("--checkpoint", help="EDIP checkpoint (name or file) instead of the automatic choice; "
                                          "use with --tag")
     ap.add_argument("--fresh", action="store_true")
+    ap.add_argument("--baseline-from", metavar="TAG",
+                    help="take TV and the methods not in --methods from results/edip_<size><TAG>.json "
+                         "(e.g. a new checkpoint's EDIP rows against stored DIP rows); the rise level is "
+                         "that run's DIP (noise) steady PSNR, and the interleaved speed measurement "
+                         "adds DIP (noise) so that seconds compare within this process")
     ap.add_argument("--no-speed", action="store_true",
                     help="skip the interleaved EDIP-FE / EDIP seconds-per-iteration measurement")
     args = ap.parse_args()
@@ -118,19 +137,22 @@ def main() -> None:
             rows[spec] = previous[spec]
             print(f"{spec}: reusing results/{name}.json", flush=True)
             continue
-        rows[spec] = run_problem(problem(spec, args.size), args)
+        base = load(f"edip_{args.size}{args.baseline_from}").get("rows", {}).get(spec) if args.baseline_from else None
+        if args.baseline_from and not base:
+            raise SystemExit(f"--baseline-from {args.baseline_from}: no {spec} in results/edip_{args.size}{args.baseline_from}.json")
+        rows[spec] = run_problem(problem(spec, args.size), args, base)
         r = rows[spec]
         print(spec, "TV", round(r["tv"]["psnr"], 2), {
             m: {k: (round(r[m][k], 3) if isinstance(r[m][k], float) else r[m][k])
                 for k in ("start_psnr", "steady_psnr", "max_psnr", "max_iteration", "rise_iterations",
-                          "rise_seconds", "sec_per_iter")} for m in args.methods}, flush=True)
+                          "rise_seconds", "sec_per_iter")} for m in METHODS if m in r}, flush=True)
         save_rows(name, {"machine": machine(), "args": vars(args)}, rows)
 
     fmt = lambda v, f="{:.2f}": "–" if v is None else f.format(v)  # noqa: E731
     print("\n| problem | method | start PSNR | rise time (it.) | rise time (s) | max PSNR (it.) | steady PSNR | s/iter |")
     print("|---|---|---|---|---|---|---|---|")
     for spec, r in rows.items():
-        for m in args.methods:
+        for m in (m for m in METHODS if m in r):
             v = r[m]
             print(f"| {spec} | {m} | {v['start_psnr']:.2f} | {fmt(v.get('rise_iterations'), '{:.0f}')} | "
                   f"{fmt(v.get('rise_seconds'), '{:.0f}')} | {v['max_psnr']:.2f} ({v['max_iteration']}) | "
@@ -139,7 +161,7 @@ def main() -> None:
     htc = [r for s, r in rows.items() if s.startswith("htc")]
     if htc:
         print("\nHTC median:")
-        for m in args.methods:
+        for m in (m for m in METHODS if all(m in r for r in htc)):
             print(f"  {m}: rise {median(r[m].get('rise_iterations') for r in htc)} it / "
                   f"{fmt(median(r[m].get('rise_seconds') for r in htc), '{:.0f}')} s, max "
                   f"{median(r[m]['max_psnr'] for r in htc):.2f}, steady {median(r[m]['steady_psnr'] for r in htc):.2f}, "
@@ -149,6 +171,14 @@ def main() -> None:
             print(f"{spec}: EDIP-FE / EDIP seconds per iteration "
                   f"{r['edip_fe']['sec_per_iter'] / r['edip']['sec_per_iter']:.2f} (whole runs), "
                   f"{r['speed']['ratio'] if 'speed' in r else float('nan'):.2f} (interleaved)")
+        dip_it = r.get("dip_noise", {}).get("rise_iterations")
+        edip_it = r.get("edip", {}).get("rise_iterations")
+        if dip_it and edip_it and "edip_over_dip" in r.get("speed", {}):
+            # seconds from iterations and the interleaved s/iter, robust to load differences
+            # between this run and a --baseline-from run
+            print(f"{spec}: EDIP's rise time {dip_it / edip_it:.1f}x shorter than DIP (noise)'s in "
+                  f"iterations, {dip_it / edip_it / r['speed']['edip_over_dip']:.1f}x in seconds "
+                  f"(interleaved EDIP / DIP s/iter {r['speed']['edip_over_dip']:.2f})")
     print(f"written {save_rows(name, {'machine': machine(), 'args': vars(args)}, rows)}")
 
 

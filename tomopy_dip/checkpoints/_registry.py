@@ -40,8 +40,8 @@ ENTRIES = [{'description': 'EDIP U-Net for parallel beam, 20-720 views over 180Â
                'val_psnr_fbp': 20.122890601132124},
   'url': 'https://github.com/tomopy-dip/tomopy-dip/releases/download/v0.1.0/edip_parallel_128.safetensors'},
  {'description': 'EDIP U-Net for the HTC 2022 fan-beam scanner: 60 views over 360Â°, 560 detector '
-                 "pixels, 256Â² images of the challenge's field of view (discs with holes, 0.5-5 % "
-                 'noise, intensity-level augmentation, per-channel GroupNorm)',
+                 "pixels, 256Â² images of the challenge's field of view (discs with holes blurred "
+                 'by 0.5-2 pixels, 0.1-1 % noise, per-channel GroupNorm)',
   'file': 'edip_htc2022_fan_256.safetensors',
   'geometry': {'arc': 6.283185307179586,
                'beam': 'fanflat',
@@ -66,11 +66,11 @@ ENTRIES = [{'description': 'EDIP U-Net for parallel beam, 20-720 views over 180Â
               'out_activation': 'sigmoid',
               'skip_channels': [0, 0, 4, 4]},
   'serves': {'size': [128, 512], 'views': [30, 120]},
-  'sha256': '29253885154d87273e145028816cb9e3fb1bb0607e7eb2462ae860a7007fcec7',
-  'size': 371004,
+  'sha256': '0948a9f560cbe0038d86f8aeaf50363d4ba6b93bb18c28264a9ce2017ea03e60',
+  'size': 371084,
   'training': {'batch_size': 4,
-               'seconds': 1978.8,
-               'steps': 1036,
-               'val_psnr': 16.502351268614753,
-               'val_psnr_fbp': 14.270166863008463},
+               'seconds': 2534.7,
+               'steps': 1480,
+               'val_psnr': 34.37477714864124,
+               'val_psnr_fbp': 22.642340090544067},
   'url': 'https://github.com/tomopy-dip/tomopy-dip/releases/download/v0.1.0/edip_htc2022_fan_256.safetensors'}]
