@@ -35,7 +35,7 @@ adjusts it (the one-cycle schedule follows it).
     34 dB on ``ta`` at 256², as DIP with the FBP as input does.
 
 Both use EDIP's recipe (MSE, Adam with weight decay 1e-5, one-cycle schedule with peak lr
-5e-4) and the engine's U-Net (:class:`tomopy_dip.options.Options`); ``parallel`` with EDIP's
+5e-4; ``htc`` 2e-3) and the engine's U-Net (:class:`tomopy_dip.options.Options`); ``parallel`` with EDIP's
 random ellipses at 5 % noise and pretraining's default GroupNorm over 4 groups
 (:data:`tomopy_dip.pretrain.PRETRAIN_NORM_GROUPS`). Options given on the command line override
 a run's. A run is
