@@ -197,8 +197,8 @@ def test_blur_softens_the_phantoms_measured_and_returned(tmp_path):
     from scipy.ndimage import gaussian_filter
 
     op = get_operator(Geometry(THETA, 32))
-    s = simulate_pairs(op, 5, range(4), noise=0.0)["scale"][:, None, None]
-    plain = simulate_pairs(op, 5, range(4), noise=0.0)["target"][:, 0] * s
+    sharp = simulate_pairs(op, 5, range(4), noise=0.0)
+    plain = sharp["target"][:, 0] * sharp["scale"][:, None, None]
     fixed = simulate_pairs(op, 5, range(4), noise=0.0, blur=1.5)
     want = np.stack([gaussian_filter(x, 1.5) for x in plain.numpy()])
     got = (fixed["target"][:, 0] * fixed["scale"][:, None, None]).numpy()
