@@ -101,7 +101,7 @@ def test_3d_ellipsoids_in_a_ball():
 
 def test_holed_discs_are_one_material_with_holes():
     """Support a disc of the documented radius; inside it the material (cupped towards the
-    centre, maximum 1 at the rim) and the holes (values <= 0.05); every style occurs."""
+    centre, maximum 1 at the rim) and the holes (values <= HOLED_DISC's hole_value bound); every style occurs."""
     n = 128
     g = (np.arange(n) - (n - 1) / 2) / (n / 2)
     r = np.hypot(*np.meshgrid(g, g, indexing="ij"))
@@ -114,8 +114,9 @@ def test_holed_discs_are_one_material_with_holes():
         assert (img[r > hi_r + HOLED_DISC["offset"] + 0.02] == 0).all()        # nothing outside the disc
         assert (img[r < lo_r - HOLED_DISC["offset"] - 0.02] > 0).mean() > 0.3  # disc present
         inside = img[r < lo_r - HOLED_DISC["offset"] - 0.02]
-        holes = inside[inside <= 0.05 + 1e-6]
-        material = inside[inside > 0.05 + 1e-6]
+        hole_max = HOLED_DISC["hole_value"][1] + 1e-6
+        holes = inside[inside <= hole_max]
+        material = inside[inside > hole_max]
         assert material.min() >= 1 - HOLED_DISC["cupping"][1] - 1e-6           # one material, cupped
         hole_fractions.append(holes.size / inside.size)
         styles.add(__import__("tomopy_dip.ellipses", fromlist=["_"])._holed_disc_parameters(sample_rng(4, i))["style"])

@@ -130,6 +130,8 @@ def test_unknown_keyword_is_a_type_error_naming_it():
     # method-specific keywords belong to their method only
     with pytest.raises(TypeError, match="inner_steps"):
         _reconstruct(inner_steps=3)
+    with pytest.raises(TypeError, match="calibrate"):  # EDIP's, meaningless for a random network
+        _reconstruct(calibrate=True)
 
 
 @pytest.mark.parametrize(

@@ -169,6 +169,13 @@ def _int_list(text: str) -> tuple[int, ...]:
     return vals
 
 
+def _yes_no(text: str) -> bool:
+    v = {"yes": True, "true": True, "1": True, "no": False, "false": False, "0": False}.get(text.strip().lower())
+    if v is None:
+        raise argparse.ArgumentTypeError(f"expected yes or no, got {text!r}")
+    return v
+
+
 def _key_value(text: str) -> tuple[str, Any]:
     if "=" not in text:
         raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
@@ -208,6 +215,7 @@ KEYWORD_OPTIONS: list[tuple[str, str, Callable[[str], Any], str]] = [
     ("--detector-spacing", "detector_spacing", float, "detector pixel pitch in image pixels [1]"),
     ("--projector", "projector", str, "ASTRA projector: line, linear, strip (parallel), line_fanflat (fan beam)"),
     ("--checkpoint", "checkpoint", str, "EDIP / EDIP-FE: pretrained checkpoint, registry NAME or file PATH"),
+    ("--calibrate", "calibrate", _yes_no, "EDIP / EDIP-FE: scale the pretrained image to fit the data before fine-tuning, yes or no [no]"),
     ("--inner-steps", "inner_steps", int, "aSeqDIP: Adam steps per input update (N) [10]"),
     ("--ae-weight", "ae_weight", float, "aSeqDIP: weight of the autoencoding term (lambda) [0.1]"),
 ]

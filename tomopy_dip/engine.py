@@ -22,7 +22,10 @@ How a batch of slices is fitted
    multiplied by the data term's ``||A||^2 / (M N^2)`` (``M`` = number of rays). Without the
    operator norm, ``A`` integrating over ~N pixels per ray makes the data term about ``M``
    times larger than the autoencoding term and ``ae_weight`` meaningless.
-4. Adam on the trainable parameters, gradient-norm clipping per slice, and selection of the
+4. With ``calibrate`` (EDIP), the pretrained start is first scaled by the least-squares factor
+   ``a`` that fits the data, ``x = a f(z)`` with ``a`` fixed: a normalised network cannot see
+   the absolute level of its input.
+5. Adam on the trainable parameters, gradient-norm clipping per slice, and selection of the
    iterate of minimum loss (``select="min_loss"``), the last one, or a moving average of the
    iterates (``select="average"``, see :func:`average_weight`).
 
@@ -294,6 +297,31 @@ def _network_input(options: Options, batch: _Batch, gens) -> torch.Tensor:
     return z.unsqueeze(0).to(options.device)
 
 
+#: Bounds of the level calibration's gain (``calibrate``): outside them the pretrained image
+#: does not resemble the data and scaling it would hide that.
+GAIN_BOUNDS = (0.5, 2.0)
+
+
+def _level_gain(x0: torch.Tensor, batch: _Batch, slice_ids: Sequence[int]) -> torch.Tensor:
+    """Per-slice factor ``a`` minimising ``||A (a x0) - y||^2`` (``calibrate``), ``(B, 1, 1)``.
+
+    A pretrained network normalises its features, so it cannot see the absolute level of its
+    input and outputs the level of its training set; on data of another kind its image is
+    uniformly too dark or too bright. One projection of the start image fixes that from the
+    measurement alone.
+    """
+    ax = batch.project(x0)
+    a = (ax * batch.y).sum((1, 2)) / (ax * ax).sum((1, 2)).clamp_min(1e-30)
+    lo, hi = GAIN_BOUNDS
+    for i, ai in zip(slice_ids, a.tolist()):
+        if not lo <= ai <= hi:
+            log.warning("slice %d: the pretrained image fits the data only scaled by %.3g; level "
+                        "calibration clipped to [%g, %g]: the checkpoint may not suit these data",
+                        i, ai, lo, hi)
+    log.debug("level calibration: gains %s", [round(v, 4) for v in a.tolist()])
+    return a.clamp(lo, hi)[:, None, None]
+
+
 def _fit_batch(method: Method, options: Options, sino: np.ndarray, geoms: Sequence[Geometry],
                slice_ids: Sequence[int]) -> dict[str, Any]:
     batch = _Batch(sino, geoms, options)
@@ -310,7 +338,7 @@ def _fit_batch(method: Method, options: Options, sino: np.ndarray, geoms: Sequen
         params = list(net.decoder_parameters())
     else:
         params = list(net.parameters())
-    feats = None
+    feats, gain = None, None
 
     def forward(inp: torch.Tensor) -> torch.Tensor:
         nonlocal feats
@@ -318,8 +346,13 @@ def _fit_batch(method: Method, options: Options, sino: np.ndarray, geoms: Sequen
             if feats is None:
                 with torch.no_grad():
                     feats = net.encode(inp)
-            return net.decode(feats)[0]
-        return net(inp)[0]
+            out = net.decode(feats)[0]
+        else:
+            out = net(inp)[0]
+        return out if gain is None else out * gain
+
+    if options.calibrate:
+        gain = _level_gain(forward(z).detach(), batch, slice_ids)
 
     opt = torch.optim.Adam(params, lr=options.lr)
     # Linear warm-up: iteration k (from 0) uses lr * (k + 1) / lr_warmup. Adam's first updates
@@ -499,8 +532,9 @@ def reconstruct(tomo: Any, theta: Any, center: Any = None, method: str = "tv_dip
         ``num_gridx``, ``num_gridy``, ``beam`` ({"parallel", "fanflat"}), ``source_origin``,
         ``origin_detector``, ``detector_spacing``, ``projector``.
 
-        Method keywords: ``checkpoint`` (EDIP, EDIP-FE), ``inner_steps`` and ``ae_weight``
-        (aSeqDIP).
+        Method keywords: ``checkpoint`` and ``calibrate`` (EDIP, EDIP-FE; ``calibrate``,
+        default False: scale the pretrained network's output by the factor that best fits the
+        data before fine-tuning), ``inner_steps`` and ``ae_weight`` (aSeqDIP).
 
     Returns
     -------

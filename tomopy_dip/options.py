@@ -147,6 +147,7 @@ class Options:
     projector: str | None = None
     # method-specific
     checkpoint: Any = None
+    calibrate: bool = False
     inner_steps: int = 10
     ae_weight: float = 0.1
     #: Extra keywords defined by a method (validated by it).
@@ -194,12 +195,13 @@ _CHECKS: dict[str, Callable[[Any], Any]] = {
     "detector_spacing": _optional(_float("detector_spacing", 0.0, strict=True)),
     "projector": _optional(_choice("projector", sum(PROJECTORS.values(), ()))),
     "checkpoint": lambda v: v,
+    "calibrate": _bool("calibrate"),
     "inner_steps": _int("inner_steps", 1),
     "ae_weight": _float("ae_weight", 0.0),
 }
 
 #: Keywords every method accepts.
-SHARED_KEYWORDS = tuple(k for k in _CHECKS if k not in ("checkpoint", "inner_steps", "ae_weight"))
+SHARED_KEYWORDS = tuple(k for k in _CHECKS if k not in ("checkpoint", "calibrate", "inner_steps", "ae_weight"))
 
 
 def parse_options(kwargs: Mapping[str, Any], allowed: tuple[str, ...], defaults: Mapping[str, Any],

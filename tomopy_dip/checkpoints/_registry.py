@@ -40,8 +40,9 @@ ENTRIES = [{'description': 'EDIP U-Net for parallel beam, 20-720 views over 180Â
                'val_psnr_fbp': 20.122890601132124},
   'url': 'https://github.com/tomopy-dip/tomopy-dip/releases/download/v0.1.0/edip_parallel_128.safetensors'},
  {'description': 'EDIP U-Net for the HTC 2022 fan-beam scanner: 60 views over 360Â°, 560 detector '
-                 "pixels, 256Â² images of the challenge's field of view (discs with holes blurred "
-                 'by 0.5-2 pixels, 0.1-1 % noise, per-channel GroupNorm)',
+                 "pixels, 256Â² images of the challenge's field of view (discs with holes at 0-25 % "
+                 "of the disc's level, blurred by 0.5-2 pixels, 0.1-1 % noise, per-channel "
+                 'GroupNorm)',
   'file': 'edip_htc2022_fan_256.safetensors',
   'geometry': {'arc': 6.283185307179586,
                'beam': 'fanflat',
@@ -66,11 +67,11 @@ ENTRIES = [{'description': 'EDIP U-Net for parallel beam, 20-720 views over 180Â
               'out_activation': 'sigmoid',
               'skip_channels': [0, 0, 4, 4]},
   'serves': {'size': [128, 512], 'views': [30, 120]},
-  'sha256': '0948a9f560cbe0038d86f8aeaf50363d4ba6b93bb18c28264a9ce2017ea03e60',
-  'size': 371084,
+  'sha256': 'e81cc6aec8d22e36f4f28e04e37a7a290ce379419195c7e8700785c72c026b29',
+  'size': 371076,
   'training': {'batch_size': 4,
-               'seconds': 2534.7,
-               'steps': 1480,
-               'val_psnr': 34.37477714864124,
-               'val_psnr_fbp': 22.642340090544067},
+               'seconds': 4023.0,
+               'steps': 1500,
+               'val_psnr': 34.830933420621896,
+               'val_psnr_fbp': 22.965060053809754},
   'url': 'https://github.com/tomopy-dip/tomopy-dip/releases/download/v0.1.0/edip_htc2022_fan_256.safetensors'}]
