@@ -101,7 +101,8 @@ def test_3d_ellipsoids_in_a_ball():
 
 def test_holed_discs_are_one_material_with_holes():
     """Support a disc of the documented radius; inside it the material (cupped towards the
-    centre, maximum 1 at the rim) and the holes (values <= HOLED_DISC's hole_value bound); every style occurs."""
+    centre, maximum 1 at the rim) and the holes (values up to HOLED_DISC's hole_value bound);
+    every style occurs."""
     n = 128
     g = (np.arange(n) - (n - 1) / 2) / (n / 2)
     r = np.hypot(*np.meshgrid(g, g, indexing="ij"))

@@ -21,7 +21,7 @@ of radius ``U(0.78, 0.95)`` with a radial cupping ``1 - c (1 - r^2 / R^2)``, ``c
 styles: ellipses, convex polygons, or the cells of a Voronoi partition separated by walls.
 The holes are not empty in reconstructions of measured scans: in the HTC 2022 scanner's
 dense-view reconstructions (the challenge's own FBP and a 720-view SIRT) they sit at 8-16 %
-of the disc's level (scatter and beam hardening), which the FBP of the sparse data shows too.
+of the disc's level (presumably scatter and beam hardening), which the FBP of the sparse data shows too.
 It is not EDIP's distribution; :func:`tomopy_dip.pretrain` uses it only when asked
 (``phantoms="holed_discs"``).
 
