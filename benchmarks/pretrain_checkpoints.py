@@ -125,9 +125,9 @@ def geometry(kind: str, size: int | None = None) -> dict:
 def options(run: dict, args: argparse.Namespace) -> dict:
     """The run's pretraining options, overridden by those given on the command line."""
     given = {"lr_max": args.lr_max, "phantoms": args.phantoms, "level": args.level, "norm_groups": args.norm_groups,
-             "blur": None if args.blur is None else (args.blur[0] if len(args.blur) == 1 else tuple(args.blur)),
+             "blur": None if args.blur is None else tuple(args.blur),
              "skip_channels": None if args.skip_channels is None else tuple(args.skip_channels),
-             "noise": None if args.noise is None else (args.noise[0] if len(args.noise) == 1 else tuple(args.noise))}
+             "noise": None if args.noise is None else tuple(args.noise)}
     opts = {**run.get("options", {}), **{k: v for k, v in given.items() if v is not None}}
     if args.no_level:
         opts.pop("level", None)

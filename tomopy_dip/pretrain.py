@@ -102,8 +102,11 @@ def _phantoms_and_noise(shape: tuple, nsino: tuple, seed: int, indices: Sequence
 
 
 def _range(value: Any, name: str) -> tuple[float, float]:
-    """``value`` or ``(lo, hi)`` as a checked pair ``0 <= lo <= hi``."""
+    """``value``, ``(value,)`` (as a command line's ``nargs="+"`` gives it) or ``(lo, hi)`` as a
+    checked pair ``0 <= lo <= hi``."""
     try:
+        if np.ndim(value) == 1 and len(value) == 1:
+            value = value[0]
         lo, hi = (float(value), float(value)) if np.ndim(value) == 0 else (float(value[0]), float(value[1]))
         if np.ndim(value) == 1 and len(value) != 2:
             raise ValueError
@@ -688,8 +691,7 @@ def _run_cli(args: argparse.Namespace) -> int:
         num_steps=args.steps, batch_size=args.batch_size, lr_max=args.lr_max,
         weight_decay=args.weight_decay, val_size=args.val_size, val_every=args.val_every,
         checkpoint_every=args.checkpoint_every, seed=args.seed, resume=not args.no_resume,
-        views=args.views, noise=args.noise if len(args.noise) > 1 else args.noise[0], level=args.level,
-        blur=None if args.blur is None else (args.blur[0] if len(args.blur) == 1 else args.blur),
+        views=args.views, noise=args.noise, level=args.level, blur=args.blur,
         filter_name=args.filter_name, phantoms=args.phantoms,
         channels=args.channels,
         skip_channels=args.skip_channels, norm_groups=args.norm_groups,
