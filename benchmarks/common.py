@@ -154,7 +154,8 @@ def dip_run(d: dict, method: str, num_iter: int, every: int = 25, **kw) -> dict:
 
     def cb(info):
         curve.append((info["iteration"], time.perf_counter() - t0, psnr(info["image"], ref)))
-        returned.append((info["iteration"], curve[-1][1], psnr(info["estimate"], ref)))
+        same = info["estimate"] is info["image"]  # select="last"
+        returned.append((info["iteration"], curve[-1][1], curve[-1][2] if same else psnr(info["estimate"], ref)))
 
     res = tomopy_dip.reconstruct(d["sinogram"], d["theta"], d["center"], method=method,
                                  num_iter=num_iter, callback=cb, callback_every=every,

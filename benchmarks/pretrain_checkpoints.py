@@ -176,10 +176,12 @@ def measure(args: argparse.Namespace) -> None:
         opt = torch.optim.Adam(net.parameters(), 1e-4)
         b = args.batch_size or run["batch_size"]
         n = args.measure_steps
+        # the run's data (family, noise, level, blur): the phantoms and their blur are part of a step
+        data = {k: opts[k] for k in ("phantoms", "noise", "level", "blur") if opts.get(k) is not None}
         times = []
         for i in range(n + 1):
             t = time.perf_counter()
-            p = simulate_pairs(ops[i % len(ops)], 0, range(i * b, (i + 1) * b))
+            p = simulate_pairs(ops[i % len(ops)], 0, range(i * b, (i + 1) * b), **data)
             loss = (net(p["input"]) - p["target"]).pow(2).mean()
             opt.zero_grad()
             loss.backward()

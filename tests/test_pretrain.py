@@ -11,6 +11,7 @@ import torch
 
 import tomopy_dip
 from tomopy_dip.checkpoints import load_checkpoint, read_metadata
+from tomopy_dip.ellipses import HOLED_DISC
 from tomopy_dip.engine import _Batch
 from tomopy_dip.geometry import Geometry
 from tomopy_dip.options import Options
@@ -140,9 +141,10 @@ def test_pretraining_learns(tmp_path):
     assert tr["val_psnr"] == max(hist["val_psnr"]) and tr["val_psnr"] > tr["val_psnr_fbp"] + 0.3
 
 
-def test_holed_disc_phantoms(tmp_path):
+def test_holed_disc_phantoms(tmp_path, monkeypatch):
     """``phantoms="holed_discs"`` trains on that family (targets are discs, not ellipses) and
-    says so in the metadata; a state of an ellipse run is not resumed by it."""
+    says so in the metadata with the family's parameters; a state of an ellipse run, or of
+    another version of the family's distribution, is not resumed by it."""
     op = get_operator(Geometry(THETA, 32))
     pairs = simulate_pairs(op, 3, [0, 1], phantoms="holed_discs")
     from tomopy_dip.ellipses import random_holed_disc, sample_rng
@@ -154,8 +156,13 @@ def test_holed_disc_phantoms(tmp_path):
     meta = read_metadata(out)
     assert meta["data"]["family"] == "holed_discs" and "holes" in meta["data"]["phantoms"]
     assert meta["arguments"]["phantoms"] == "holed_discs"
+    assert meta["data"]["family_parameters"]["hole_value"] == list(HOLED_DISC["hole_value"])
     with pytest.raises(ValueError, match="phantoms"):
         tomopy_dip.pretrain(THETA, 32, out=out, num_steps=2, phantoms="ellipses", **FAST)
+    # Another version of the family's distribution: not continued either.
+    monkeypatch.setitem(HOLED_DISC, "hole_value", (0.0, 0.05))
+    with pytest.raises(ValueError, match="other arguments.*family_parameters"):
+        tomopy_dip.pretrain(THETA, 32, out=out, num_steps=2, phantoms="holed_discs", **FAST)
     with pytest.raises(ValueError, match="phantoms must be one of"):
         tomopy_dip.pretrain(THETA, 32, out=tmp_path / "y.safetensors", num_steps=1, phantoms="cubes")
 

@@ -34,6 +34,7 @@ inside its bounding box only, so a 128² image takes about a millisecond and a 5
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Sequence
 
@@ -42,6 +43,7 @@ import numpy as np
 __all__ = [
     "ellipse_parameters", "rasterize", "random_ellipses", "random_ellipsoids", "random_phantom",
     "ellipses_batch", "sample_rng", "DISTRIBUTIONS", "random_holed_disc", "PHANTOM_FAMILIES",
+    "family_parameters",
 ]
 
 #: Parameters of the distributions (see the module docstring).
@@ -386,6 +388,23 @@ def random_holed_disc(size: int | Sequence[int], seed: int | np.random.Generator
 
 #: Synthetic phantom families: name -> 2D generator (3D: ellipsoids only).
 PHANTOM_FAMILIES = {"ellipses": random_ellipses, "holed_discs": random_holed_disc}
+
+
+def family_parameters(family: str) -> dict:
+    """The parameters that define ``family``'s 2-D distribution (a copy, JSON-ready).
+
+    Pretraining records them in a checkpoint's metadata and in its run signature, so that a run
+    is not resumed after the distribution changed.
+
+    Examples
+    --------
+    >>> family_parameters("ellipses")["mean_count"], family_parameters("holed_discs")["holes"]
+    (40, [3, 16])
+    """
+    if family not in PHANTOM_FAMILIES:
+        raise ValueError(f"family must be one of {tuple(PHANTOM_FAMILIES)}, got {family!r}")
+    params = DISTRIBUTIONS[2] if family == "ellipses" else HOLED_DISC
+    return json.loads(json.dumps(params))
 
 
 def random_phantom(shape: Sequence[int], seed: int | np.random.Generator | None = None,

@@ -424,9 +424,10 @@ def _fit_batch(method: Method, options: Options, sino: np.ndarray, geoms: Sequen
                 imgs = (x.detach() * scale).cpu().numpy()
                 est = imgs if options.select == "last" else (best * scale).cpu().numpy()
                 for b in range(B):
+                    img = imgs[b]  # the same object as "estimate" when select="last"
                     options.callback({"slice": int(slice_ids[b]), "iteration": k,
-                                      "loss": float(hist["loss"][k, b]), "image": imgs[b],
-                                      "estimate": est[b]})
+                                      "loss": float(hist["loss"][k, b]), "image": img,
+                                      "estimate": img if est is imgs else est[b]})
             if k % 10 == 0 or k == n_iter - 1:
                 bar.set_postfix(loss=f"{float(lv.mean()):.3e}", refresh=False)
             bar.update(1)

@@ -53,7 +53,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .checkpoints import default_serves, geometry_summary, save_checkpoint
-from .ellipses import PHANTOM_FAMILIES, random_phantom, sample_rng
+from .ellipses import PHANTOM_FAMILIES, family_parameters, random_phantom, sample_rng
 from .fbp import FILTERS, fbp
 from .geometry import BEAMS, Geometry
 from .networks import UNet, UNetConfig, default_skip_channels
@@ -440,6 +440,10 @@ def pretrain(theta: Any, ndet: int, center: float | None = None, num_gridx: int 
         arguments["blur"] = blur_range[0] if blur_range[0] == blur_range[1] else list(blur_range)
     signature = {k: arguments[k] for k in arguments if k not in ("val_every", "checkpoint_every")}
     signature["theta"] = hashlib.sha1(theta_arr.tobytes()).hexdigest()
+    # the family's own parameters (tomopy_dip.ellipses): a run drawn from another version of the
+    # distribution must not be continued with this one
+    family = family_parameters(phantoms)
+    signature["family_parameters"] = hashlib.sha1(json.dumps(family, sort_keys=True).encode()).hexdigest()
     command = command or _default_command(arguments)
 
     old_threads = torch.get_num_threads()
@@ -456,6 +460,7 @@ def pretrain(theta: Any, ndet: int, center: float | None = None, num_gridx: int 
                 "noise": {"model": "relative_gaussian", "level": arguments["noise"],
                           "formula": "y = A x + level * mean(|A x|) * N(0, 1), per sample"},
                 "data": {"phantoms": PHANTOM_DESCRIPTIONS[phantoms], "family": phantoms,
+                         "family_parameters": family,
                          "dims": 2, "seed": int(seed), "filter_name": filter_name, "input": "fbp",
                          "level_augmentation": arguments["level"], "blur_pixels": arguments.get("blur"),
                          "scaling": "input FBP(y)/s, target x/s, s = 0.999-quantile of |FBP(y)| "
