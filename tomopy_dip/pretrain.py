@@ -325,7 +325,8 @@ def pretrain(theta: Any, ndet: int, center: float | None = None, num_gridx: int 
     seed : int
         Seed of the data and of the initial weights.
     resume : bool
-        Continue from ``<stem>.state`` when it exists (it must come from the same arguments);
+        Continue from ``<stem>.state`` when it exists (it must come from the same arguments
+        and the same phantom distribution, :func:`tomopy_dip.ellipses.family_parameters`);
         False starts over.
     views : sequence of int, optional
         View counts to train one network for (see the module docstring).
