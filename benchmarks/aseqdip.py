@@ -25,7 +25,7 @@ from common import (dip_run, htc_problem, interleaved_sec_per_iter, load, machin
                     tv_best, use_shared_data)
 
 from tomopy_dip.baselines import operator_for
-from tomopy_dip.datasets import load_fips_gel
+from tomopy_dip.data.datasets import load_fips_gel
 
 
 def problem(spec: str, size: int) -> dict:

@@ -14,7 +14,7 @@ import torch
 
 import tomopy_dip
 from tomopy_dip.baselines import operator_for, sirt, tv_pdhg
-from tomopy_dip.datasets import load_htc2022
+from tomopy_dip.data.datasets import load_htc2022
 from tomopy_dip.metrics import psnr, ssim
 
 ROOT = Path(__file__).resolve().parent
@@ -97,8 +97,8 @@ def tooth_problem(n_views: int = 31, detector_bin: int = 4, row: int = 0) -> dic
     centre by Vo's method; ``n_views`` evenly spaced views of the 181; reference: SIRT-300 of
     all 181 views on the same ``ndet`` x ``ndet`` grid.
     """
-    from tomopy_dip import preprocess as pp
-    from tomopy_dip.datasets import load_tooth
+    from tomopy_dip.data import preprocess as pp
+    from tomopy_dip.data.datasets import load_tooth
 
     raw = load_tooth()
     proj = pp.minus_log(pp.normalize(raw["proj"], raw["flat"], raw["dark"]))

@@ -43,7 +43,7 @@ import torch
 from common import (dip_run, first_reach, htc_problem, interleaved_sec_per_iter, load, machine, median, save_rows,
                     tooth_problem, tv_best, use_shared_data)
 
-from tomopy_dip.checkpoints import CheckpointMatchWarning
+from tomopy_dip.learning.checkpoints import CheckpointMatchWarning
 
 #: label -> (method, extra keywords, which iteration budget)
 METHODS = {

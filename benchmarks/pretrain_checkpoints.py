@@ -19,7 +19,7 @@ adjusts it (the one-cycle schedule follows it).
     the U-Net is fully convolutional, so it serves other image sizes.
 ``htc``
     The HTC-60 geometry of BENCHMARK.md: fan beam, 60 views over 360°, 560 detector pixels,
-    256² image (``tomopy_dip.datasets.load_htc2022(..., n_views=60, size=256)["geometry"]``).
+    256² image (``tomopy_dip.data.datasets.load_htc2022(..., n_views=60, size=256)["geometry"]``).
     Trained on holed discs (the kind of object the challenge scans; the challenge's data are
     never used) with holes at 0-25 % of the disc's level (the scanner's reconstructions show
     its holes at 8-16 %: a network trained on empty holes empties them, 30-57 % of its error
@@ -39,7 +39,7 @@ adjusts it (the one-cycle schedule follows it).
 Both use EDIP's recipe (MSE, Adam with weight decay 1e-5, one-cycle schedule with peak lr
 5e-4; ``htc`` 2e-3) and the engine's U-Net (:class:`tomopy_dip.options.Options`); ``parallel`` with EDIP's
 random ellipses at 5 % noise and pretraining's default GroupNorm over 4 groups
-(:data:`tomopy_dip.pretrain.PRETRAIN_NORM_GROUPS`). Options given on the command line override
+(:data:`tomopy_dip.learning.pretraining.PRETRAIN_NORM_GROUPS`). Options given on the command line override
 a run's. A run is
 resumable: interrupt it (Ctrl-C) and start the same command again. Work files (periodic
 checkpoints, the resume state) go to ``benchmarks/results/pretrain/``; ``register`` copies the
@@ -71,7 +71,7 @@ if str(REPO) not in sys.path:
 import torch  # noqa: E402
 
 import tomopy_dip  # noqa: E402
-from tomopy_dip import checkpoints as ck  # noqa: E402
+from tomopy_dip.learning import checkpoints as ck  # noqa: E402
 
 WORK = REPO / "benchmarks" / "results" / "pretrain"
 PACKAGE = Path(ck.__file__).parent
@@ -115,7 +115,7 @@ def geometry(kind: str, size: int | None = None) -> dict:
         return {"theta": np.linspace(0, np.pi, max(PARALLEL_VIEWS), endpoint=False), "ndet": size,
                 "center": None, "num_gridx": size, "num_gridy": size, "views": PARALLEL_VIEWS}
     _mirror()
-    from tomopy_dip.datasets import load_htc2022
+    from tomopy_dip.data.datasets import load_htc2022
 
     size = size or 256
     d = load_htc2022("ta", n_views=60, size=size, detector_bin=max(1, 256 // size))
@@ -157,9 +157,9 @@ def measure(args: argparse.Namespace) -> None:
     """Time a few steps of each run (data + network + optimiser) and project the total."""
     from tomopy_dip.networks import UNet, default_skip_channels
     from tomopy_dip.options import Options
-    from tomopy_dip.pretrain import PRETRAIN_NORM_GROUPS, simulate_pairs, view_geometry
-    from tomopy_dip.ellipses import PHANTOM_FAMILIES, ellipses_batch
-    from tomopy_dip.geometry import Geometry
+    from tomopy_dip.learning.pretraining import PRETRAIN_NORM_GROUPS, simulate_pairs, view_geometry
+    from tomopy_dip.learning.phantoms import PHANTOM_FAMILIES, ellipses_batch
+    from tomopy_dip.physics.geometry import Geometry
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -236,12 +236,12 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--lr-max", type=float, help="peak learning rate of the one-cycle schedule "
                                                 "(default: the run's, else pretraining's 5e-4)")
     p.add_argument("--norm-groups", type=int,
-                   help="GroupNorm groups (default tomopy_dip.pretrain.PRETRAIN_NORM_GROUPS; "
+                   help="GroupNorm groups (default tomopy_dip.learning.pretraining.PRETRAIN_NORM_GROUPS; "
                         "32 = per channel, the engine's DIP default)")
     p.add_argument("--skip-channels", type=int, nargs="+",
                    help="U-Net skip channels per scale (default: the run's, else the engine's)")
     p.add_argument("--phantoms", choices=("ellipses", "holed_discs"),
-                   help="training phantoms (tomopy_dip.ellipses.PHANTOM_FAMILIES; default: the run's)")
+                   help="training phantoms (tomopy_dip.learning.phantoms.PHANTOM_FAMILIES; default: the run's)")
     p.add_argument("--noise", type=float, nargs="+",
                    help="relative noise level, or LO HI drawn per sample (default: the run's)")
     p.add_argument("--level", type=float, nargs=2, metavar=("LO", "HI"),

@@ -27,8 +27,8 @@ import torch
 from common import machine, save, use_shared_data
 
 import tomopy_dip
-from tomopy_dip.geometry import Geometry
-from tomopy_dip.projector import RayTransform
+from tomopy_dip.physics.geometry import Geometry
+from tomopy_dip.physics.projector import RayTransform
 
 
 def _median_time(fn, repeat: int) -> float:
@@ -119,7 +119,7 @@ def main() -> None:
         row = iteration_cost(size, args.repeat)
         result["iterations"].append(row)
         print(json.dumps(row), flush=True)
-    from tomopy_dip.datasets import load_htc2022
+    from tomopy_dip.data.datasets import load_htc2022
 
     d = load_htc2022("ta", 60, 256)
     g_htc = Geometry(d["theta"], d["sinogram"].shape[1], center=d["center"], **d["geometry"])

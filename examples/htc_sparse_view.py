@@ -29,10 +29,10 @@ import numpy as np
 import torch
 
 import tomopy_dip
-from tomopy_dip import datasets
+from tomopy_dip.data import datasets as datasets
 from tomopy_dip.baselines import operator_for, sirt, tv_pdhg
 from tomopy_dip.metrics import psnr
-from tomopy_dip.plotting import display_range, plot_psnr_curves
+from tomopy_dip.interfaces.plotting import display_range, plot_psnr_curves
 
 log = logging.getLogger("htc_sparse_view")
 
@@ -61,8 +61,8 @@ def edip_checkpoint(d: dict, given: str | None) -> str | None:
     if given:
         return given
     try:
-        from tomopy_dip.checkpoints import choose_checkpoint
-        from tomopy_dip.geometry import Geometry
+        from tomopy_dip.learning.checkpoints import choose_checkpoint
+        from tomopy_dip.physics.geometry import Geometry
 
         name, reasons = choose_checkpoint(Geometry(d["theta"], d["sinogram"].shape[1], center=d["center"],
                                                    **d["geometry"]))

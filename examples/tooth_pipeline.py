@@ -7,7 +7,7 @@ The classic TomoPy pipeline with a DIP method as one more ``tomopy.recon`` algor
         -> tomopy.recon(algorithm="gridrec")   and   tomopy.recon(algorithm=tomopy_dip.edip)
 
 Every step falls back to tomopy_dip's own equivalent when TomoPy or dxchange is not installed
-(``tomopy_dip.io.read_aps_32id``, ``tomopy_dip.preprocess``, ``tomopy_dip.recon`` and, instead
+(``tomopy_dip.data.exchange.read_aps_32id``, ``tomopy_dip.data.preprocess``, ``tomopy_dip.recon`` and, instead
 of gridrec, ``tomopy_dip.fbp``), so the script runs with ``pip install tomopy-dip`` alone.
 EDIP needs a pretrained checkpoint for this geometry: give one with ``--checkpoint`` (see
 ``examples/pretrain_own_geometry.py``) or let tomopy_dip choose a registered one; when none
@@ -34,10 +34,10 @@ from pathlib import Path
 import numpy as np
 
 import tomopy_dip
-from tomopy_dip import datasets
-from tomopy_dip import io as tio
-from tomopy_dip import preprocess as pp
-from tomopy_dip.plotting import display_range
+from tomopy_dip.data import datasets as datasets
+from tomopy_dip.data import exchange as tio
+from tomopy_dip.data import preprocess as pp
+from tomopy_dip.interfaces.plotting import display_range
 
 log = logging.getLogger("tooth_pipeline")
 
@@ -53,7 +53,7 @@ def read(fname: Path) -> tuple:
     if dxchange is not None:
         log.info("reading %s with dxchange.read_aps_32id", fname.name)
         return dxchange.read_aps_32id(str(fname), sino=(0, 2))
-    log.info("reading %s with tomopy_dip.io.read_aps_32id (dxchange not installed)", fname.name)
+    log.info("reading %s with tomopy_dip.data.exchange.read_aps_32id (dxchange not installed)", fname.name)
     return tio.read_aps_32id(fname, sino=(0, 2))
 
 
@@ -68,7 +68,7 @@ def preprocess(proj, flat, dark, theta) -> tuple[np.ndarray, float]:
         proj = pp.normalize(proj, flat, dark)
         proj = pp.minus_log(proj)
         center = pp.find_center(proj, theta, ind=0)
-        log.info("centre %.2f (tomopy_dip.preprocess.find_center, Vo's method)", center)
+        log.info("centre %.2f (tomopy_dip.data.preprocess.find_center, Vo's method)", center)
     return proj, center
 
 
@@ -93,8 +93,8 @@ def choose_method(theta, ndet: int, center: float, checkpoint: str | None) -> tu
     if checkpoint:
         return "edip", {"checkpoint": checkpoint}
     try:
-        from tomopy_dip.checkpoints import choose_checkpoint
-        from tomopy_dip.geometry import Geometry
+        from tomopy_dip.learning.checkpoints import choose_checkpoint
+        from tomopy_dip.physics.geometry import Geometry
 
         name, reasons = choose_checkpoint(Geometry(theta, ndet, center=center))
     except (ImportError, ValueError) as exc:

@@ -7,12 +7,12 @@ import pytest
 import torch
 
 import tomopy_dip
-from tomopy_dip.fbp import fbp
-from tomopy_dip.geometry import Geometry
+from tomopy_dip.physics.fbp import fbp
+from tomopy_dip.physics.geometry import Geometry
 from tomopy_dip.metrics import psnr
 from tomopy_dip.networks import UNet
-from tomopy_dip.phantoms import shepp_logan, simulate
-from tomopy_dip.projector import get_operator
+from tomopy_dip.physics.measurement import shepp_logan, simulate
+from tomopy_dip.physics.projector import get_operator
 
 SMALL = dict(channels=(8, 8, 8), skip_channels=(4, 4, 4), progress=False)
 
@@ -111,7 +111,7 @@ def test_final_iterate_close_to_best_on_real_data(shared_data):
     moving average) are within 0.5 dB of the best iterate along the run (HTC phantom 'ta', 60
     views, reduced size)."""
     from tomopy_dip.baselines import operator_for, sirt
-    from tomopy_dip.datasets import load_htc2022
+    from tomopy_dip.data.datasets import load_htc2022
 
     full = load_htc2022("ta", 720, 64, detector_bin=4)
     ref = sirt(full["sinogram"], operator_for(full["sinogram"], full["theta"], full["center"],

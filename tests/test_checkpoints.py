@@ -16,11 +16,11 @@ import pytest
 import torch
 
 import tomopy_dip
-import tomopy_dip.checkpoints as ck
-from tomopy_dip import registry
-from tomopy_dip.geometry import Geometry
+import tomopy_dip.learning.checkpoints as ck
+from tomopy_dip.data import registry as registry
+from tomopy_dip.physics.geometry import Geometry
 from tomopy_dip.networks import UNet, UNetConfig
-from tomopy_dip.registry import RegistryError, RemoteFile
+from tomopy_dip.data.registry import RegistryError, RemoteFile
 
 TINY = dict(channels=(8, 8), skip_channels=(4, 4), norm_groups=4)
 

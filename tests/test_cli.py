@@ -14,7 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _pipeline_helpers import TINY_NET, pipeline_env, require_tooth, run_cli  # noqa: E402,F401
 
 from tomopy_dip import cli  # noqa: E402
-from tomopy_dip.io import read_history_csv, read_tiff_stack  # noqa: E402
+from tomopy_dip.data.exchange import read_history_csv, read_tiff_stack  # noqa: E402
 
 h5py = pytest.importorskip("h5py")
 

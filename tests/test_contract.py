@@ -13,7 +13,7 @@ import pytest
 
 import tomopy_dip
 from conftest import TINY
-from tomopy_dip.phantoms import shepp_logan, simulate
+from tomopy_dip.physics.measurement import shepp_logan, simulate
 
 N, NPROJ, NS = 24, 16, 4
 CENTER = 12.0
@@ -241,7 +241,7 @@ def test_select_average_is_the_weighted_running_mean_of_the_iterates(data, gate,
     taken, leaving out those whose data term exceeds gate[0] x its minimum over the previous
     gate[1] iterations; the callback's 'estimate' is that average, and with select='min_loss'
     it is the best image so far."""
-    from tomopy_dip import engine
+    from tomopy_dip.fitting import engine as engine
 
     if gate is not None:  # a strict gate, so that this short run leaves iterates out
         monkeypatch.setattr(engine, "AVERAGE_GATE", gate)
@@ -276,7 +276,7 @@ def test_select_average_is_the_weighted_running_mean_of_the_iterates(data, gate,
 
 
 def test_average_weight_fades_a_short_runs_start_then_is_exponential():
-    from tomopy_dip.engine import average_weight
+    from tomopy_dip.fitting.engine import average_weight
 
     w = [average_weight(k) for k in range(1000)]
     assert w[0] == 1.0 and w[-1] == pytest.approx(0.01)
@@ -341,7 +341,7 @@ def test_images_are_in_input_units(data):
 
 def test_images_scale_exactly_with_the_data_for_a_fixed_seed(data, monkeypatch):
     """With the per-slice seed pinned, units are the only difference: x 1000 exactly."""
-    from tomopy_dip import engine
+    from tomopy_dip.fitting import engine as engine
 
     if not hasattr(engine, "_slice_seed"):
         pytest.skip("engine has no _slice_seed hook any more")

@@ -17,8 +17,9 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _pipeline_helpers import pipeline_env, shared_data_dir  # noqa: E402,F401
 
-from tomopy_dip import cli, datasets  # noqa: E402
-from tomopy_dip.registry import RegistryError, RemoteFile, fetch  # noqa: E402
+from tomopy_dip import cli  # noqa: E402
+from tomopy_dip.data import datasets  # noqa: E402
+from tomopy_dip.data.registry import RegistryError, RemoteFile, fetch  # noqa: E402
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -166,7 +167,7 @@ def test_load_tooth(pipeline_env):
 
 def test_load_htc2022_gives_algorithm_keywords(pipeline_env):
     _need_mirror(pipeline_env)
-    from tomopy_dip.geometry import Geometry
+    from tomopy_dip.physics.geometry import Geometry
 
     d = datasets.load_htc2022("ta", n_views=60, size=64, detector_bin=4)
     assert d["sinogram"].shape == (60, 140) and d["sinogram"].dtype == np.float32

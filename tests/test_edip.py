@@ -11,11 +11,12 @@ import pytest
 import torch
 
 import tomopy_dip
-import tomopy_dip.checkpoints as ck
-from tomopy_dip import engine, registry
+import tomopy_dip.learning.checkpoints as ck
+from tomopy_dip.fitting import engine
+from tomopy_dip.data import registry
 from tomopy_dip.networks import UNet, UNetConfig
-from tomopy_dip.phantoms import shepp_logan, simulate
-from tomopy_dip.pretrain import simulate_pairs
+from tomopy_dip.physics.measurement import shepp_logan, simulate
+from tomopy_dip.learning.pretraining import simulate_pairs
 
 THETA = np.linspace(0, np.pi, 30, endpoint=False)
 TINY = dict(channels=(8, 8, 8), skip_channels=(4, 4, 4), norm_groups=4)
@@ -112,7 +113,7 @@ def test_level_calibration_is_the_least_squares_gain(tiny, caplog, monkeypatch):
     def start(bounds):
         monkeypatch.setattr(engine, "GAIN_BOUNDS", bounds)
         caplog.clear()
-        with caplog.at_level(logging.WARNING, "tomopy_dip.engine"):
+        with caplog.at_level(logging.WARNING, "tomopy_dip.fitting.engine"):
             return tomopy_dip.reconstruct(sino.numpy(), THETA, method="edip", checkpoint=tiny,
                                           num_iter=0, calibrate=True, **QUIET).images
 
@@ -236,7 +237,7 @@ def test_real_data_edip_starts_higher_and_reaches_dip_sooner(tmp_path, monkeypat
     from a start this poor the warm-up only slows the climb).
     """
     from tomopy_dip.baselines import operator_for, sirt
-    from tomopy_dip.datasets import load_htc2022
+    from tomopy_dip.data.datasets import load_htc2022
     from tomopy_dip.metrics import psnr
 
     monkeypatch.setenv(registry.MIRROR_ENV, str(_htc_mirror()))
@@ -311,7 +312,7 @@ def test_shipped_htc_checkpoint_on_real_data(monkeypatch):
     import warnings
 
     from tomopy_dip.baselines import operator_for, sirt
-    from tomopy_dip.datasets import load_htc2022
+    from tomopy_dip.data.datasets import load_htc2022
     from tomopy_dip.metrics import psnr
 
     monkeypatch.setenv(registry.MIRROR_ENV, str(_htc_mirror()))

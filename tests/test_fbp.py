@@ -10,7 +10,7 @@ import torch
 
 from _helpers import disc_image, grid_xy, parallel_disc_sino, tomopy_angles
 from tomopy_dip import Geometry, fbp, get_operator
-from tomopy_dip.fbp import FILTERS, ramp_filter
+from tomopy_dip.physics.fbp import FILTERS, ramp_filter
 
 
 def _ram_lak(n: int) -> np.ndarray:

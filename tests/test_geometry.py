@@ -17,7 +17,7 @@ from _helpers import (
     parallel_gaussian_sino, pixel_of,
 )
 from tomopy_dip import Geometry, fbp, get_operator
-from tomopy_dip.geometry import PROJECTORS
+from tomopy_dip.physics.geometry import PROJECTORS
 
 
 def _fbp(sino, geometry, filter_name="ramp"):

@@ -11,8 +11,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _pipeline_helpers import ANSWERS, require_tooth  # noqa: E402
 
-from tomopy_dip import io as tio  # noqa: E402
-from tomopy_dip import preprocess as pp  # noqa: E402
+from tomopy_dip.data import exchange as tio  # noqa: E402
+from tomopy_dip.data import preprocess as pp  # noqa: E402
 
 h5py = pytest.importorskip("h5py")
 
@@ -119,7 +119,7 @@ def test_find_center_vo_on_tooth(answers, tooth_minus_log):
 
 @pytest.mark.parametrize("center", [30.0, 34.5, 36.25])
 def test_find_center_vo_synthetic(center):
-    from tomopy_dip.phantoms import shepp_logan, simulate
+    from tomopy_dip.physics.measurement import shepp_logan, simulate
 
     theta = np.linspace(0, np.pi, 180, endpoint=False)
     sino = simulate(shepp_logan(64), theta, center=center, ndet=72)
@@ -171,7 +171,7 @@ def test_history_csv_roundtrip(tmp_path):
 
 
 def test_figures(tmp_path):
-    from tomopy_dip import plotting
+    from tomopy_dip.interfaces import plotting as plotting
 
     imgs = np.random.default_rng(1).random((5, 16, 16))
     hist = {"loss": np.linspace(1, 0.1, 10)[:, None] * [1, 2], "data": np.ones((10, 2)), "tv": np.ones((10, 2)) * 0.1}

@@ -10,13 +10,13 @@ import pytest
 import torch
 
 import tomopy_dip
-from tomopy_dip.checkpoints import load_checkpoint, read_metadata
-from tomopy_dip.ellipses import HOLED_DISC
-from tomopy_dip.engine import _Batch
-from tomopy_dip.geometry import Geometry
+from tomopy_dip.learning.checkpoints import load_checkpoint, read_metadata
+from tomopy_dip.learning.phantoms import HOLED_DISC
+from tomopy_dip.fitting.engine import _Batch
+from tomopy_dip.physics.geometry import Geometry
 from tomopy_dip.options import Options
-from tomopy_dip.pretrain import add_cli, simulate_pairs, state_path, view_geometry
-from tomopy_dip.projector import get_operator
+from tomopy_dip.learning.pretraining import add_cli, simulate_pairs, state_path, view_geometry
+from tomopy_dip.physics.projector import get_operator
 
 THETA = np.linspace(0, np.pi, 24, endpoint=False)
 TINY = dict(channels=(8, 8), skip_channels=(4, 4), norm_groups=4)
@@ -38,7 +38,7 @@ def test_pairs_use_the_engines_normalisation_and_noise_model():
     torch.testing.assert_close(batch.scale, pairs["scale"])
     torch.testing.assert_close(batch.fbp, pairs["input"][:, 0])
     # Target = phantom / s; noise = 5 % of the mean absolute projection.
-    from tomopy_dip.ellipses import random_phantom, sample_rng
+    from tomopy_dip.learning.phantoms import random_phantom, sample_rng
 
     x = random_phantom((32, 32), sample_rng(1, 2, "train"))
     torch.testing.assert_close(pairs["target"][2, 0] * pairs["scale"][2], torch.from_numpy(x))
@@ -147,7 +147,7 @@ def test_holed_disc_phantoms(tmp_path, monkeypatch):
     another version of the family's distribution, is not resumed by it."""
     op = get_operator(Geometry(THETA, 32))
     pairs = simulate_pairs(op, 3, [0, 1], phantoms="holed_discs")
-    from tomopy_dip.ellipses import random_holed_disc, sample_rng
+    from tomopy_dip.learning.phantoms import random_holed_disc, sample_rng
     for k in range(2):
         x = random_holed_disc(32, sample_rng(3, k, "train")) / pairs["scale"][k].item()
         assert np.allclose(pairs["target"][k, 0].numpy(), x, atol=1e-6)

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from tomopy_dip import Geometry, RayTransform, get_operator
-from tomopy_dip.projector import estimate_matrix_bytes
+from tomopy_dip.physics.projector import estimate_matrix_bytes
 
 BACKENDS = ("matrix", "astra")
 

@@ -22,7 +22,7 @@ import torch
 import tomopy_dip
 from tomopy_dip import Geometry, fbp, get_operator
 from tomopy_dip.metrics import psnr, ssim
-from tomopy_dip.phantoms import shepp_logan, simulate
+from tomopy_dip.physics.measurement import shepp_logan, simulate
 
 
 @pytest.mark.slow

@@ -66,7 +66,7 @@ def test_tooth_centre_finders_agree_within_a_pixel(answers):
 
 @pytest.mark.real_data
 def test_load_tooth_reproduces_tomopy_preprocessing(shared_data, answers):
-    from tomopy_dip.datasets import load_tooth
+    from tomopy_dip.data.datasets import load_tooth
 
     d = load_tooth()
     assert d["proj"].shape == (181, 2, 640) and d["flat"].shape[1:] == (2, 640)
@@ -81,7 +81,7 @@ def test_load_tooth_reproduces_tomopy_preprocessing(shared_data, answers):
 
 @pytest.fixture(scope="module")
 def htc_720(shared_data):
-    from tomopy_dip.datasets import load_htc2022
+    from tomopy_dip.data.datasets import load_htc2022
 
     return load_htc2022("ta", n_views=720, size=64, detector_bin=4)
 
@@ -121,7 +121,7 @@ def test_tv_dip_beats_fbp_and_sirt_on_htc60(shared_data, htc_720):
     tv_weight 3e-6; ~45 s). TV-DIP with the current defaults: 14.8 dB after 600 iterations.
     """
     from tomopy_dip.baselines import operator_for, sirt
-    from tomopy_dip.datasets import load_htc2022
+    from tomopy_dip.data.datasets import load_htc2022
 
     ref = sirt(htc_720["sinogram"], operator_for(htc_720["sinogram"], htc_720["theta"],
                                                   htc_720["center"], **htc_720["geometry"]), 300)

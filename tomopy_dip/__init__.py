@@ -15,14 +15,14 @@ from __future__ import annotations
 
 import logging
 
-from .engine import Reconstruction, reconstruct
-from .fbp import fbp
-from .geometry import Geometry
-from .methods import METHODS
-from .metrics import psnr, ssim
-from .projector import RayTransform, get_operator
-from .tomopy_plugin import make_algorithm, recon
-from .pretrain import pretrain
+from tomopy_dip.fitting.engine import Reconstruction, reconstruct
+from tomopy_dip.physics.fbp import fbp
+from tomopy_dip.physics.geometry import Geometry
+from tomopy_dip.methods import METHODS
+from tomopy_dip.metrics import psnr, ssim
+from tomopy_dip.physics.projector import RayTransform, get_operator
+from tomopy_dip.interfaces.tomopy import make_algorithm, recon
+from tomopy_dip.learning.pretraining import pretrain
 
 __version__ = "0.1.0"
 

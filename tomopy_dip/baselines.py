@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .geometry import Geometry
-from .projector import RayTransform, get_operator
+from tomopy_dip.physics.geometry import Geometry
+from tomopy_dip.physics.projector import RayTransform, get_operator
 
 __all__ = ["sirt", "tv_pdhg", "operator_for"]
 
@@ -89,7 +89,7 @@ def tv_pdhg(sino: np.ndarray, op: RayTransform, tv_weight: float, num_iter: int 
 
     Minimises ``mean((A x - y)^2) / N^2 + tv_weight * TV(x) / N`` (optionally ``x >= 0``), the
     same normalisation as TV-DIP's loss when the data are at unit scale (see
-    :mod:`tomopy_dip.engine`), so the weights are comparable; here ``y`` is used as given.
+    :mod:`tomopy_dip.fitting.engine`), so the weights are comparable; here ``y`` is used as given.
 
     Parameters
     ----------

@@ -13,8 +13,8 @@ from typing import Any, Callable, Mapping
 
 import torch
 
-from .geometry import BEAMS, PROJECTORS
-from .networks import UNetConfig, default_skip_channels
+from tomopy_dip.physics.geometry import BEAMS, PROJECTORS
+from tomopy_dip.networks import UNetConfig, default_skip_channels
 
 __all__ = ["Options", "parse_options", "SHARED_KEYWORDS"]
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from .aseqdip import ASEQDIP
-from .base import Method
-from .dip import DIP, TV_DIP
+from tomopy_dip.methods.aseqdip import ASEQDIP
+from tomopy_dip.methods.base import Method
+from tomopy_dip.methods.dip import DIP, TV_DIP
 
 __all__ = ["Method", "METHODS", "get_method", "register_method"]
 
@@ -27,7 +27,7 @@ def get_method(name: str | Method) -> Method:
         raise ValueError(f"method must be one of {tuple(METHODS)}, got {name!r}") from None
 
 
-from .edip import EDIP, EDIP_FE  # noqa: E402  (edip imports the checkpoint machinery)
+from tomopy_dip.methods.edip import EDIP, EDIP_FE  # noqa: E402  (edip imports the checkpoint machinery)
 
 register_method(EDIP)
 register_method(EDIP_FE)

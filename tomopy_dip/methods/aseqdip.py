@@ -5,8 +5,8 @@
 (a forward pass, no gradient); the weights carry over. ``K = num_iter // inner_steps``.
 The paper's output is ``z_K`` (``select="last"``); the default returns the moving average of
 the iterates over the last ~100 iterations, leaving out those caught in a loss spike
-(``select="average"``, :func:`tomopy_dip.engine.average_weight`,
-:data:`tomopy_dip.engine.AVERAGE_GATE`). Adam makes short loss spikes late in the fit (the
+(``select="average"``, :func:`tomopy_dip.fitting.engine.average_weight`,
+:data:`tomopy_dip.fitting.engine.AVERAGE_GATE`). Adam makes short loss spikes late in the fit (the
 loss rises 2-6x over a few iterations, from any phase of the input cycle, and recovers within
 ~45; lower learning rates down to the paper's 2e-4 do not remove them), and ``z_K`` lands in
 one now and then. Measured on HTC 60 views, 128², 3000 iterations (without the gate): largest
@@ -15,7 +15,7 @@ drop below the running peak after iteration 500 5.2 / 2.8 dB for the iterates (`
 iterate's 36.50 / 34.34. ``tb``, 6400 iterations: 4.7 dB for the iterates, 0.81 dB for the
 plain average, 0.20 dB with the gate.
 
-Scaling: the data are first brought to unit scale (see :mod:`tomopy_dip.engine`), so ``f(z)``
+Scaling: the data are first brought to unit scale (see :mod:`tomopy_dip.fitting.engine`), so ``f(z)``
 is an image of values about 1 whatever the data's units. The two terms are weighed as in the
 paper, both as sums over rays and pixels, with the projector normalised to unit norm:
 ``||A f(z) - y||^2 / ||A||^2 + ae_weight ||f(z) - z||^2``. A ray transform sums ~N pixels per
@@ -26,7 +26,7 @@ drift and the image degrades). ``||A||`` is found once per geometry by power ite
 
 from __future__ import annotations
 
-from .base import Method
+from tomopy_dip.methods.base import Method
 
 __all__ = ["ASEQDIP", "DEFAULT_INNER_STEPS", "DEFAULT_AE_WEIGHT"]
 

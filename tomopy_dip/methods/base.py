@@ -1,7 +1,7 @@
 """What distinguishes one DIP-family method from another.
 
 A :class:`Method` is a small declarative record read by the fitting engine
-(:mod:`tomopy_dip.engine`): which network input it uses, which parameters it trains, whether
+(:mod:`tomopy_dip.fitting.engine`): which network input it uses, which parameters it trains, whether
 its network starts from a checkpoint, whether its input is updated during fitting (aSeqDIP),
 and its default keywords. Everything else (projector, data scaling, loss, optimiser, batching,
 progress, callbacks, selection, Ctrl-C) is shared.
@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
-from ..options import SHARED_KEYWORDS
+from tomopy_dip.options import SHARED_KEYWORDS
 
 __all__ = ["Method"]
 
@@ -35,7 +35,7 @@ class Method:
     sequential : bool
         aSeqDIP: every ``inner_steps`` iterations the input becomes the network's output, and
         an autoencoding term ``ae_weight * ||f(z) - z||^2`` joins the loss (scaled as
-        described in :mod:`tomopy_dip.engine`).
+        described in :mod:`tomopy_dip.fitting.engine`).
     load_network : callable, optional
         ``load_network(options, geometry) -> (UNetConfig, state_dict)``: a pretrained start.
     description : str

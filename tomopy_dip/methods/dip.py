@@ -8,11 +8,11 @@ sparse data and suits piecewise-constant objects.
 
 from __future__ import annotations
 
-from .base import Method
+from tomopy_dip.methods.base import Method
 
 __all__ = ["DIP", "TV_DIP", "DEFAULT_TV_WEIGHT", "DEFAULT_LR"]
 
-#: TV-DIP's default gamma (see :mod:`tomopy_dip.engine` for the normalisation).
+#: TV-DIP's default gamma (see :mod:`tomopy_dip.fitting.engine` for the normalisation).
 DEFAULT_TV_WEIGHT = 1e-6
 
 #: DIP's and TV-DIP's default learning rate. Measured on HTC (benchmarks/README.md): 3e-3

@@ -9,8 +9,8 @@ iteration cheaper.
 
 Keyword ``checkpoint``: a registry name (``tomopy-dip checkpoints list``) or a checkpoint file;
 without it the best-matching registered checkpoint for the data's geometry is chosen
-(:func:`tomopy_dip.checkpoints.choose_checkpoint`), with a
-:class:`~tomopy_dip.checkpoints.CheckpointMatchWarning` naming it when the match is poor. The
+(:func:`tomopy_dip.learning.checkpoints.choose_checkpoint`), with a
+:class:`~tomopy_dip.learning.checkpoints.CheckpointMatchWarning` naming it when the match is poor. The
 network configuration comes from the checkpoint; ``channels`` and the other network keywords
 may be given only when they agree with it. A checkpoint that cannot serve the data (another beam
 type, another input channel count) or a corrupt file raises :class:`ValueError` before fitting.
@@ -33,12 +33,12 @@ from __future__ import annotations
 import warnings
 from dataclasses import fields
 
-from ..checkpoints import CheckpointMatchWarning, resolve_checkpoint
-from ..geometry import Geometry
-from ..networks import UNetConfig
-from ..options import Options
-from .base import Method
-from .dip import DEFAULT_TV_WEIGHT
+from tomopy_dip.learning.checkpoints import CheckpointMatchWarning, resolve_checkpoint
+from tomopy_dip.physics.geometry import Geometry
+from tomopy_dip.networks import UNetConfig
+from tomopy_dip.options import Options
+from tomopy_dip.methods.base import Method
+from tomopy_dip.methods.dip import DEFAULT_TV_WEIGHT
 
 __all__ = ["EDIP", "EDIP_FE", "LR_WARMUP", "load_network"]
 

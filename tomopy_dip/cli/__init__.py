@@ -340,8 +340,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(p)
 
     # ---- checkpoints and pretrain: sub-commands defined by their own modules
-    from .checkpoints import add_cli as add_checkpoints_cli
-    from .pretrain import add_cli as add_pretrain_cli
+    from tomopy_dip.learning.checkpoints import add_cli as add_checkpoints_cli
+    from tomopy_dip.learning.pretraining import add_cli as add_pretrain_cli
 
     ck = add_checkpoints_cli(sub)
     _add_common(ck)
@@ -393,10 +393,10 @@ def _rows_text(rows: tuple, n: int) -> str:
 
 def _cmd_recon(args: argparse.Namespace) -> int:
     from tomopy_dip import __version__
-    from tomopy_dip import io as tio
-    from tomopy_dip import preprocess as pp
-    from tomopy_dip.engine import reconstruct
-    from tomopy_dip.plotting import plot_convergence, save_preview
+    from tomopy_dip.data import exchange as tio
+    from tomopy_dip.data import preprocess as pp
+    from tomopy_dip.fitting.engine import reconstruct
+    from tomopy_dip.interfaces.plotting import plot_convergence, save_preview
 
     quiet = args.quiet
     method = _method(args.algorithm)
@@ -519,7 +519,7 @@ def _cmd_recon(args: argparse.Namespace) -> int:
 
 # ---------------------------------------------------------------------------- demo
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from tomopy_dip.demo import DEFAULTS, QUICK, run_demo
+    from tomopy_dip.interfaces.demo import DEFAULTS, QUICK, run_demo
 
     _set_threads(args.threads, args.quiet)
     base = QUICK if args.quick else DEFAULTS
@@ -572,7 +572,7 @@ def _human(n: int) -> str:
 
 
 def _local_status(entry: Any) -> tuple[str, Path | None]:
-    from tomopy_dip.registry import MIRROR_ENV, cache_dir
+    from tomopy_dip.data.registry import MIRROR_ENV, cache_dir
 
     mirror = os.environ.get(MIRROR_ENV)
     if mirror:
@@ -593,7 +593,7 @@ def _local_status(entry: Any) -> tuple[str, Path | None]:
 
 
 def _print_registry(entries: dict[str, Any], what: str) -> None:
-    from tomopy_dip.registry import CACHE_ENV, MIRROR_ENV, cache_dir
+    from tomopy_dip.data.registry import CACHE_ENV, MIRROR_ENV, cache_dir
 
     width = max((len(n) for n in entries), default=4)
     print(f"{len(entries)} {what} (cache: {cache_dir()}; offline mirror ${MIRROR_ENV}: "
@@ -620,8 +620,8 @@ def _print_entry(name: str, e: Any) -> None:
 
 
 def _cmd_datasets(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from tomopy_dip import datasets
-    from tomopy_dip.registry import RegistryError
+    from tomopy_dip.data import datasets as datasets
+    from tomopy_dip.data.registry import RegistryError
 
     if args.action is None:
         parser._subparsers_map["datasets"].print_help()  # type: ignore[attr-defined]
@@ -655,8 +655,8 @@ def _cmd_datasets(args: argparse.Namespace, parser: argparse.ArgumentParser) -> 
 # ---------------------------------------------------------------------------- checkpoints
 def _one_line(exc: BaseException) -> str:
     """The exception as one line; unexpected exception types keep their name."""
-    from tomopy_dip.io import DataFileError
-    from tomopy_dip.registry import RegistryError
+    from tomopy_dip.data.exchange import DataFileError
+    from tomopy_dip.data.registry import RegistryError
 
     msg = " ".join(str(exc).split())
     expected = (UsageError, Failure, DataFileError, RegistryError, ValueError, TypeError, OSError,

@@ -19,8 +19,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .engine import run
-from .methods.base import Method
+from tomopy_dip.fitting.engine import run
+from tomopy_dip.methods.base import Method
 
 __all__ = ["make_algorithm", "recon"]
 
@@ -120,7 +120,7 @@ def recon(tomo: Any, theta: Any, center: Any = None, sinogram_order: bool = Fals
     Examples
     --------
     >>> import numpy as np, tomopy_dip
-    >>> from tomopy_dip.phantoms import shepp_logan, simulate
+    >>> from tomopy_dip.physics.measurement import shepp_logan, simulate
     >>> theta = np.linspace(0, np.pi, 20, endpoint=False)
     >>> proj = simulate(shepp_logan(24)[None], theta).swapaxes(0, 1)  # projection order
     >>> rec = tomopy_dip.recon(proj, theta, algorithm=tomopy_dip.dip, num_iter=3,
@@ -138,7 +138,7 @@ def recon(tomo: Any, theta: Any, center: Any = None, sinogram_order: bool = Fals
     if theta.ndim != 1 or theta.size != arr.shape[1]:
         raise ValueError("There must be one angle for every projection.")
     if isinstance(algorithm, str):
-        from . import ALGORITHMS
+        from tomopy_dip import ALGORITHMS
 
         if algorithm not in ALGORITHMS:
             raise ValueError(f"algorithm must be one of {tuple(ALGORITHMS)} or a callable, got {algorithm!r}")

@@ -2,12 +2,12 @@
 
 :func:`reconstruct` is the documented lower-level API: it takes sinograms in TomoPy's layout,
 returns the images in the input's units plus the per-iteration history. The TomoPy callables
-(:mod:`tomopy_dip.tomopy_plugin`) are thin wrappers around it.
+(:mod:`tomopy_dip.interfaces.tomopy`) are thin wrappers around it.
 
 How a batch of slices is fitted
 -------------------------------
-1. Each slice gets a :class:`~tomopy_dip.geometry.Geometry`; slices sharing one share a
-   :class:`~tomopy_dip.projector.RayTransform`.
+1. Each slice gets a :class:`~tomopy_dip.physics.geometry.Geometry`; slices sharing one share a
+   :class:`~tomopy_dip.physics.projector.RayTransform`.
 2. Data scaling: ``s`` = the 99.9th percentile of ``|FBP(y)|``; the network fits ``y / s`` so it
    works at unit scale whatever the input's units, and the result is multiplied by ``s``.
 3. Loss per slice (``N = sqrt(num_gridx * num_gridy)``, ``x = f(z)`` at unit scale)::
@@ -52,13 +52,13 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .fbp import fbp
-from .geometry import Geometry
-from .methods.base import Method
-from .networks import UNet
-from .options import Options, parse_options
-from .projector import RayTransform, get_operator
-from .regularizers import tv_aniso
+from tomopy_dip.physics.fbp import fbp
+from tomopy_dip.physics.geometry import Geometry
+from tomopy_dip.methods.base import Method
+from tomopy_dip.networks import UNet
+from tomopy_dip.options import Options, parse_options
+from tomopy_dip.physics.projector import RayTransform, get_operator
+from tomopy_dip.fitting.losses import tv_aniso
 
 __all__ = ["reconstruct", "Reconstruction", "slice_geometries", "check_sinograms", "average_weight",
            "COMPUTE_LOCK"]
@@ -546,7 +546,7 @@ def reconstruct(tomo: Any, theta: Any, center: Any = None, method: str = "tv_dip
     --------
     >>> import numpy as np
     >>> from tomopy_dip import reconstruct
-    >>> from tomopy_dip.phantoms import shepp_logan, simulate
+    >>> from tomopy_dip.physics.measurement import shepp_logan, simulate
     >>> theta = np.linspace(0, np.pi, 30, endpoint=False)
     >>> sino = simulate(shepp_logan(32), theta)
     >>> res = reconstruct(sino, theta, method="dip", num_iter=5, progress=False,
@@ -554,6 +554,6 @@ def reconstruct(tomo: Any, theta: Any, center: Any = None, method: str = "tv_dip
     >>> res.images.shape, res.history["loss"].shape
     ((32, 32), (5, 1))
     """
-    from .methods import get_method
+    from tomopy_dip.methods import get_method
 
     return run(get_method(method), tomo, theta, center, **kwargs)

@@ -1,11 +1,11 @@
 """Supervised pretraining of the U-Net for Educated DIP (EDIP stage 1).
 
 :func:`pretrain` trains ``f(FBP(y) / s) ~ x / s`` on synthetic phantoms ``x``
-(:mod:`tomopy_dip.ellipses`: EDIP's random ellipses by default, or holed discs) measured in the
+(:mod:`tomopy_dip.learning.phantoms`: EDIP's random ellipses by default, or holed discs) measured in the
 target geometry, ``y = A x + noise * mean(|A x|) * N(0, 1)`` (EDIP's "5 %" noise for
 ``noise=0.05``; a pair draws the level per sample), where ``s`` is the 99.9th percentile of
 ``|FBP(y)|`` of that sample: exactly the normalisation the fitting engine applies to real data
-(:mod:`tomopy_dip.engine`), with the same FBP filter. The network thus works at unit scale,
+(:mod:`tomopy_dip.fitting.engine`), with the same FBP filter. The network thus works at unit scale,
 whatever the data units, and its output is what the engine expects at iteration 0 of EDIP.
 With ``level`` the scale is instead drawn per sample so that the target's maximum is spread over
 a range, which keeps the network from learning one typical intensity level (see
@@ -52,13 +52,13 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .checkpoints import default_serves, geometry_summary, save_checkpoint
-from .ellipses import PHANTOM_FAMILIES, family_parameters, random_phantom, sample_rng
-from .fbp import FILTERS, fbp
-from .geometry import BEAMS, Geometry
-from .networks import UNet, UNetConfig, default_skip_channels
-from .options import Options, _device
-from .projector import RayTransform, get_operator
+from tomopy_dip.learning.checkpoints import default_serves, geometry_summary, save_checkpoint
+from tomopy_dip.learning.phantoms import PHANTOM_FAMILIES, family_parameters, random_phantom, sample_rng
+from tomopy_dip.physics.fbp import FILTERS, fbp
+from tomopy_dip.physics.geometry import BEAMS, Geometry
+from tomopy_dip.networks import UNet, UNetConfig, default_skip_channels
+from tomopy_dip.options import Options, _device
+from tomopy_dip.physics.projector import RayTransform, get_operator
 
 __all__ = ["pretrain", "simulate_pairs", "view_geometry", "state_path", "add_cli"]
 
@@ -70,8 +70,8 @@ _STATE_EVERY_SECONDS = 300.0
 
 #: What the checkpoint metadata says about each phantom family.
 PHANTOM_DESCRIPTIONS = {
-    "ellipses": "random ellipses (tomopy_dip.ellipses, EDIP's distribution)",
-    "holed_discs": "discs of one material with holes (tomopy_dip.ellipses.random_holed_disc)",
+    "ellipses": "random ellipses (tomopy_dip.learning.phantoms, EDIP's distribution)",
+    "holed_discs": "discs of one material with holes (tomopy_dip.learning.phantoms.random_holed_disc)",
 }
 
 
@@ -142,7 +142,7 @@ def simulate_pairs(op: RayTransform, seed: int, indices: Sequence[int], stream: 
     device : torch device
         Where the tensors go.
     phantoms : str
-        Phantom family (:data:`tomopy_dip.ellipses.PHANTOM_FAMILIES`).
+        Phantom family (:data:`tomopy_dip.learning.phantoms.PHANTOM_FAMILIES`).
     level : (float, float), optional
         Intensity-level augmentation: ``s`` is replaced per sample by the scale that puts the
         target's maximum at ``U(lo, hi)``. Without it (EDIP) ``max(x) / s`` depends on the noise
@@ -176,7 +176,7 @@ def simulate_pairs(op: RayTransform, seed: int, indices: Sequence[int], stream: 
     with torch.no_grad():
         y = op(x)
         y = y + sigma * y.abs().mean((1, 2), keepdim=True) * torch.from_numpy(n).to(device)
-        # The engine's normalisation (tomopy_dip.engine._Batch), sample by sample.
+        # The engine's normalisation (tomopy_dip.fitting.engine._Batch), sample by sample.
         rec = fbp(y, op, filter_name)
         s = torch.quantile(rec.reshape(len(indices), -1).abs(), 0.999, dim=1)
         s = torch.where(s > 0, s, torch.ones_like(s))
@@ -326,7 +326,7 @@ def pretrain(theta: Any, ndet: int, center: float | None = None, num_gridx: int 
         Seed of the data and of the initial weights.
     resume : bool
         Continue from ``<stem>.state`` when it exists (it must come from the same arguments
-        and the same phantom distribution, :func:`tomopy_dip.ellipses.family_parameters`);
+        and the same phantom distribution, :func:`tomopy_dip.learning.phantoms.family_parameters`);
         False starts over.
     views : sequence of int, optional
         View counts to train one network for (see the module docstring).
@@ -335,7 +335,7 @@ def pretrain(theta: Any, ndet: int, center: float | None = None, num_gridx: int 
     filter_name : str
         FBP filter of the network input; must equal the engine's ``filter_name`` (``"hann"``).
     phantoms : {"ellipses", "holed_discs"}
-        Training phantoms (:mod:`tomopy_dip.ellipses`): EDIP's random ellipses (default), or
+        Training phantoms (:mod:`tomopy_dip.learning.phantoms`): EDIP's random ellipses (default), or
         discs of one material with holes, for objects like the HTC 2022 phantoms.
     level : (float, float), optional
         Intensity-level augmentation (see :func:`simulate_pairs`): each sample is scaled so
@@ -441,7 +441,7 @@ def pretrain(theta: Any, ndet: int, center: float | None = None, num_gridx: int 
         arguments["blur"] = blur_range[0] if blur_range[0] == blur_range[1] else list(blur_range)
     signature = {k: arguments[k] for k in arguments if k not in ("val_every", "checkpoint_every")}
     signature["theta"] = hashlib.sha1(theta_arr.tobytes()).hexdigest()
-    # the family's own parameters (tomopy_dip.ellipses): a run drawn from another version of the
+    # the family's own parameters (tomopy_dip.learning.phantoms): a run drawn from another version of the
     # distribution must not be continued with this one
     family = family_parameters(phantoms)
     signature["family_parameters"] = hashlib.sha1(json.dumps(family, sort_keys=True).encode()).hexdigest()
@@ -465,7 +465,7 @@ def pretrain(theta: Any, ndet: int, center: float | None = None, num_gridx: int 
                          "dims": 2, "seed": int(seed), "filter_name": filter_name, "input": "fbp",
                          "level_augmentation": arguments["level"], "blur_pixels": arguments.get("blur"),
                          "scaling": "input FBP(y)/s, target x/s, s = 0.999-quantile of |FBP(y)| "
-                                    "per sample (as tomopy_dip.engine)"},
+                                    "per sample (as tomopy_dip.fitting.engine)"},
                 "command": command, "arguments": arguments, "description": description,
             },
         ).run()

@@ -5,7 +5,7 @@ log-transformed), ``"theta"`` (radians), ``"center"`` and ``"geometry"`` (the ke
 algorithms take: ``beam``, ``source_origin``, ... ``num_gridx``, ``num_gridy``), so that
 ``tomopy_dip.reconstruct(d["sinogram"], d["theta"], d["center"], **d["geometry"])`` works.
 
-Files are fetched through :mod:`tomopy_dip.registry` (user cache, checksum, offline mirror
+Files are fetched through :mod:`tomopy_dip.data.registry` (user cache, checksum, offline mirror
 ``TOMOPY_DIP_MIRROR``).
 """
 
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .registry import RemoteFile, fetch
+from tomopy_dip.data.registry import RemoteFile, fetch
 
 __all__ = ["DATASETS", "get_path", "load_htc2022", "load_tooth", "load_fips_gel", "HTC_PHANTOMS"]
 
@@ -40,7 +40,7 @@ _FIPS_SHA = {
     "FBP_pre_scan.nxs": "87c7adf24c0e52ac7dff0949834ad7f40022c9b3447c07b4b61b33f7f4e08dfc",
 }
 
-#: The registry: name -> :class:`~tomopy_dip.registry.RemoteFile`.
+#: The registry: name -> :class:`~tomopy_dip.data.registry.RemoteFile`.
 DATASETS: dict[str, RemoteFile] = {}
 for _p, _sha in _HTC_SHA.items():
     DATASETS[f"htc2022_{_p}"] = RemoteFile(

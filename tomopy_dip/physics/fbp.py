@@ -2,7 +2,7 @@
 
 The ramp filter is the exact band-limited (Ram-Lak) kernel of Kak & Slaney, optionally
 apodised by a window; the backprojection is the adjoint of the
-:class:`~tomopy_dip.projector.RayTransform`, so FBP works wherever the projector does (any
+:class:`~tomopy_dip.physics.projector.RayTransform`, so FBP works wherever the projector does (any
 geometry, CPU or CUDA). Fan-beam data are first weighted by the cosine of the ray angle and
 filtered on the detector scaled to the rotation axis; the distance weight of exact fan-beam
 FBP is dropped, which over a full 360° scan leaves only a second-order error (about
@@ -16,7 +16,7 @@ import math
 import numpy as np
 import torch
 
-from .projector import RayTransform
+from tomopy_dip.physics.projector import RayTransform
 
 __all__ = ["fbp", "ramp_filter", "FILTERS"]
 
@@ -91,8 +91,8 @@ def fbp(sino: torch.Tensor, op: RayTransform, filter_name: str = "ramp") -> torc
     Examples
     --------
     >>> import numpy as np, torch
-    >>> from tomopy_dip.geometry import Geometry
-    >>> from tomopy_dip.projector import RayTransform
+    >>> from tomopy_dip.physics.geometry import Geometry
+    >>> from tomopy_dip.physics.projector import RayTransform
     >>> op = RayTransform(Geometry(np.linspace(0, np.pi, 90, endpoint=False), ndet=48))
     >>> disc = torch.zeros(48, 48); disc[14:34, 14:34] = 1.0
     >>> rec = fbp(op(disc), op)

@@ -5,7 +5,7 @@ simulates a noisy parallel-beam scan of the Shepp-Logan phantom with few views, 
 with filtered backprojection and with TV-DIP, prints the PSNR of each against the phantom and
 writes a TIFF stack, a comparison figure, the iteration history and a convergence plot.
 
->>> from tomopy_dip.demo import run_demo
+>>> from tomopy_dip.interfaces.demo import run_demo
 >>> result = run_demo("demo-out", quick=True)          # doctest: +SKIP
 >>> result.psnr                                         # doctest: +SKIP
 {'FBP': 17.9, 'TV-DIP': 24.1}
@@ -95,13 +95,13 @@ def run_demo(out: str | os.PathLike = "tomopy-dip-demo", size: int | None = None
     """
     import torch
 
-    from .baselines import operator_for
-    from .engine import reconstruct
-    from .fbp import fbp
-    from .io import write_history_csv, write_tiff_stack
-    from .metrics import psnr, ssim
-    from .phantoms import shepp_logan, simulate
-    from .plotting import plot_comparison, plot_convergence
+    from tomopy_dip.baselines import operator_for
+    from tomopy_dip.fitting.engine import reconstruct
+    from tomopy_dip.physics.fbp import fbp
+    from tomopy_dip.data.exchange import write_history_csv, write_tiff_stack
+    from tomopy_dip.metrics import psnr, ssim
+    from tomopy_dip.physics.measurement import shepp_logan, simulate
+    from tomopy_dip.interfaces.plotting import plot_comparison, plot_convergence
 
     base = QUICK if quick else DEFAULTS
     size = int(size or base["size"])

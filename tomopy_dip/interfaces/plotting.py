@@ -188,7 +188,7 @@ def plot_comparison(images: Mapping[str, np.ndarray], path: str | os.PathLike,
     pathlib.Path
         The PNG written.
     """
-    from .metrics import psnr, ssim
+    from tomopy_dip.metrics import psnr, ssim
 
     panels: list[tuple[str, np.ndarray]] = []
     if reference is not None:

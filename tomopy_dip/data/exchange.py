@@ -15,7 +15,7 @@ Writing
 :func:`write_tiff_stack` writes 32-bit float TIFF stacks with :mod:`tifffile` (dxchange's
 writer calls a function that current tifffile no longer has); :func:`write_history_csv`
 writes the per-iteration history of :class:`tomopy_dip.Reconstruction`. Figures are in
-:mod:`tomopy_dip.plotting`.
+:mod:`tomopy_dip.interfaces.plotting`.
 """
 
 from __future__ import annotations

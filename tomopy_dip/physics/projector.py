@@ -26,7 +26,7 @@ from collections import OrderedDict
 import numpy as np
 import torch
 
-from .geometry import Geometry
+from tomopy_dip.physics.geometry import Geometry
 
 __all__ = ["RayTransform", "get_operator", "estimate_matrix_bytes", "DEFAULT_MEMORY_LIMIT"]
 
@@ -188,7 +188,7 @@ class _Apply(torch.autograd.Function):
 
 
 class RayTransform:
-    """The ray transform ``A`` of a :class:`~tomopy_dip.geometry.Geometry` as a torch operator.
+    """The ray transform ``A`` of a :class:`~tomopy_dip.physics.geometry.Geometry` as a torch operator.
 
     Parameters
     ----------
@@ -209,7 +209,7 @@ class RayTransform:
     Examples
     --------
     >>> import numpy as np, torch
-    >>> from tomopy_dip.geometry import Geometry
+    >>> from tomopy_dip.physics.geometry import Geometry
     >>> op = RayTransform(Geometry(np.linspace(0, np.pi, 30, endpoint=False), ndet=32))
     >>> op(torch.ones(2, 32, 32)).shape
     torch.Size([2, 30, 32])

@@ -2,7 +2,7 @@
 
 Written by ``python benchmarks/pretrain_checkpoints.py register``, which fills in each shipped
 file's SHA-256, size and the summary of its metadata. Each entry is read by
-:mod:`tomopy_dip.checkpoints`; the ``.safetensors`` file itself lives next to this module.
+:mod:`tomopy_dip.learning.checkpoints`; the ``.safetensors`` file itself lives next to this module.
 """
 
 ENTRIES = [{'description': 'EDIP U-Net for parallel beam, 20-720 views over 180°, images 128²-512² (trained '

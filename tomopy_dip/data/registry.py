@@ -1,7 +1,7 @@
 """Named remote files with checksums: download once into the user cache, verify, reuse.
 
-Datasets (:mod:`tomopy_dip.datasets`) and pretrained checkpoints
-(:mod:`tomopy_dip.checkpoints`) are both :class:`RemoteFile` entries. :func:`fetch` looks for a
+Datasets (:mod:`tomopy_dip.data.datasets`) and pretrained checkpoints
+(:mod:`tomopy_dip.learning.checkpoints`) are both :class:`RemoteFile` entries. :func:`fetch` looks for a
 file, in order,
 
 1. in the offline mirror directory named by ``TOMOPY_DIP_MIRROR`` (at ``mirror/<path>``, or
@@ -110,7 +110,7 @@ def fetch(entry: RemoteFile, progress: bool = False) -> Path:
             if found:
                 return found
     if entry.packaged:
-        found = _verified(Path(__file__).parent / entry.packaged, entry, "packaged")
+        found = _verified(Path(__file__).parents[1] / entry.packaged, entry, "packaged")
         if found:
             return found
     target = cache_dir() / entry.path

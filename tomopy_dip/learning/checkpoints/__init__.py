@@ -35,9 +35,9 @@ naming the file.
 Registry
 --------
 :data:`CHECKPOINTS` maps names to :class:`CheckpointEntry` records: a
-:class:`~tomopy_dip.registry.RemoteFile` (URL, SHA-256, packaged copy) plus the summary of the
+:class:`~tomopy_dip.data.registry.RemoteFile` (URL, SHA-256, packaged copy) plus the summary of the
 metadata needed to choose a checkpoint without opening it. :func:`fetch_checkpoint` goes
-through :func:`tomopy_dip.registry.fetch` (offline mirror ``TOMOPY_DIP_MIRROR``, packaged copy,
+through :func:`tomopy_dip.data.registry.fetch` (offline mirror ``TOMOPY_DIP_MIRROR``, packaged copy,
 cache ``TOMOPY_DIP_CACHE``, then a verified download with pooch).
 
 Automatic choice
@@ -69,10 +69,10 @@ from typing import Any, Mapping
 import numpy as np
 import torch
 
-from ..geometry import Geometry
-from ..networks import UNet, UNetConfig
-from ..registry import RegistryError, RemoteFile, fetch, sha256
-from ._registry import ENTRIES as _ENTRIES
+from tomopy_dip.physics.geometry import Geometry
+from tomopy_dip.networks import UNet, UNetConfig
+from tomopy_dip.data.registry import RegistryError, RemoteFile, fetch, sha256
+from tomopy_dip.learning.checkpoints._registry import ENTRIES as _ENTRIES
 
 __all__ = [
     "Checkpoint", "CheckpointEntry", "CheckpointMatchWarning", "CHECKPOINTS", "FORMAT",
@@ -254,7 +254,7 @@ def save_checkpoint(path: str | os.PathLike, state: Mapping[str, torch.Tensor], 
     Path
         The written file.
     """
-    from .. import __version__
+    from tomopy_dip import __version__
 
     path = Path(path)
     tensors = {k: v.detach().to("cpu", torch.float32).contiguous().clone() for k, v in state.items()}
@@ -481,7 +481,7 @@ class CheckpointEntry:
 
 def release_url(file: str) -> str:
     """Download address of a shipped checkpoint file in the release of this version."""
-    from .. import __version__
+    from tomopy_dip import __version__
 
     return RELEASE_URL.format(version=__version__, file=file)
 
@@ -491,7 +491,7 @@ def entry_from_dict(d: Mapping[str, Any]) -> CheckpointEntry:
     remote = RemoteFile(
         name=d["name"], url=d.get("url") or release_url(d["file"]), sha256=d["sha256"],
         path=f"checkpoints/{d['file']}", size=int(d.get("size", 0)),
-        description=d.get("description", ""), packaged=f"checkpoints/{d['file']}",
+        description=d.get("description", ""), packaged=f"learning/checkpoints/{d['file']}",
     )
     return CheckpointEntry(remote, dict(d["geometry"]), dict(d["serves"]), dict(d["network"]),
                            dict(d.get("training", {})))
@@ -647,7 +647,7 @@ def add_cli(subparsers: "argparse._SubParsersAction") -> argparse.ArgumentParser
     """Add ``checkpoints list | fetch NAME | info FILE`` to an argparse sub-command set.
 
     Each leaf parser sets ``func`` (called with the parsed namespace, returns an exit code).
-    Errors surface as :class:`ValueError` / :class:`~tomopy_dip.registry.RegistryError`.
+    Errors surface as :class:`ValueError` / :class:`~tomopy_dip.data.registry.RegistryError`.
     """
     p = subparsers.add_parser("checkpoints", help="list, fetch or inspect pretrained EDIP checkpoints",
                               description="Pretrained checkpoints for tomopy_dip.edip / edip_fe.")
