@@ -13,7 +13,8 @@ import pytest
 
 import tomopy_dip
 from conftest import TINY
-from tomopy_dip.physics.measurement import shepp_logan, simulate
+from tomopy_dip.learning.phantoms import shepp_logan
+from tomopy_dip.physics.measurement import simulate
 
 N, NPROJ, NS = 24, 16, 4
 CENTER = 12.0
@@ -261,7 +262,7 @@ def test_select_average_is_the_weighted_running_mean_of_the_iterates(data, gate,
                 left_out += 1
                 continue
             x = seen[(s, k)]["image"].astype(np.float64)
-            avg = x if avg is None else avg + engine.average_weight(j) * (x - avg)
+            avg = x if avg is None else avg + selection.average_weight(j) * (x - avg)
             j, last = j + 1, k
         assert res.iteration[s] == last
         _close(res.images[s], avg, 1e-5)
@@ -276,7 +277,7 @@ def test_select_average_is_the_weighted_running_mean_of_the_iterates(data, gate,
 
 
 def test_average_weight_fades_a_short_runs_start_then_is_exponential():
-    from tomopy_dip.fitting.engine import average_weight
+    from tomopy_dip.fitting.selection import average_weight
 
     w = [average_weight(k) for k in range(1000)]
     assert w[0] == 1.0 and w[-1] == pytest.approx(0.01)

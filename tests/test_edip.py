@@ -12,10 +12,12 @@ import torch
 
 import tomopy_dip
 import tomopy_dip.learning.checkpoints as ck
-from tomopy_dip.fitting import engine
+import tomopy_dip.learning.checkpoints.registry as ck_registry
+from tomopy_dip.fitting import hooks, loop
 from tomopy_dip.data import registry
 from tomopy_dip.networks import UNet, UNetConfig
-from tomopy_dip.physics.measurement import shepp_logan, simulate
+from tomopy_dip.learning.phantoms import shepp_logan
+from tomopy_dip.physics.measurement import simulate
 from tomopy_dip.learning.pretraining import simulate_pairs
 
 THETA = np.linspace(0, np.pi, 30, endpoint=False)
@@ -35,10 +37,10 @@ def tiny(tmp_path_factory):
 def nets(monkeypatch):
     """Capture the networks the engine builds, counting encoder evaluations."""
     made = []
-    orig = engine._make_network
+    orig = loop._make_network
 
-    def make(method, options, batch, seeds):
-        net, gens = orig(method, options, batch, seeds)
+    def make(method, options, batch, seeds, start):
+        net, gens = orig(method, options, batch, seeds, start)
         calls = {"encode": 0}
         encode = net.encode
 
@@ -50,7 +52,7 @@ def nets(monkeypatch):
         made.append((net, calls))
         return net, gens
 
-    monkeypatch.setattr(engine, "_make_network", make)
+    monkeypatch.setattr(loop, "_make_network", make)
     return made
 
 
@@ -101,7 +103,7 @@ def test_starts_from_the_pretrained_network_with_the_pretraining_normalisation(t
 def test_level_calibration_is_the_least_squares_gain(tiny, caplog, monkeypatch):
     """With ``calibrate=True`` the pretrained image is scaled by ``a = <A x0, y> / ||A x0||^2``
     (the factor that fits the data best), so the start fits the data better; a gain outside
-    ``engine.GAIN_BOUNDS`` is clipped to them with a warning naming the slice."""
+    ``hooks.GAIN_BOUNDS`` is clipped to them with a warning naming the slice."""
     import logging
 
     op, sino, expected = _pretrained_start(tiny)
@@ -111,9 +113,9 @@ def test_level_calibration_is_the_least_squares_gain(tiny, caplog, monkeypatch):
     tol = dict(rtol=1e-4, atol=1e-5 * float(expected.abs().max()))
 
     def start(bounds):
-        monkeypatch.setattr(engine, "GAIN_BOUNDS", bounds)
+        monkeypatch.setattr(hooks, "GAIN_BOUNDS", bounds)
         caplog.clear()
-        with caplog.at_level(logging.WARNING, "tomopy_dip.fitting.engine"):
+        with caplog.at_level(logging.WARNING, "tomopy_dip.fitting.hooks"):
             return tomopy_dip.reconstruct(sino.numpy(), THETA, method="edip", checkpoint=tiny,
                                           num_iter=0, calibrate=True, **QUIET).images
 
@@ -193,7 +195,7 @@ def test_automatic_checkpoint_choice(tiny, monkeypatch):
         registry.RemoteFile("par32", "http://127.0.0.1:9/unreachable", registry.sha256(tiny),
                             "checkpoints/par32.safetensors"),
         meta["geometry"], {"views": [20, 60], "size": [24, 48]}, meta["network"])
-    monkeypatch.setattr(ck, "CHECKPOINTS", {"par32": entry})
+    monkeypatch.setattr(ck_registry, "CHECKPOINTS", {"par32": entry})
     monkeypatch.setenv(registry.MIRROR_ENV, str(tiny.parent))  # the registry's offline source
     sino = _sino()
     import warnings

@@ -10,12 +10,13 @@ import pytest
 import torch
 
 import tomopy_dip
+from tomopy_dip.cli.pretrain import add_cli
 from tomopy_dip.learning.checkpoints import load_checkpoint, read_metadata
 from tomopy_dip.learning.phantoms import HOLED_DISC
-from tomopy_dip.fitting.engine import _Batch
+from tomopy_dip.fitting.problem import SliceBatch
 from tomopy_dip.physics.geometry import Geometry
 from tomopy_dip.options import Options
-from tomopy_dip.learning.pretraining import add_cli, simulate_pairs, state_path, view_geometry
+from tomopy_dip.learning.pretraining import simulate_pairs, state_path, view_geometry
 from tomopy_dip.physics.projector import get_operator
 
 THETA = np.linspace(0, np.pi, 24, endpoint=False)
@@ -34,7 +35,7 @@ def test_pairs_use_the_engines_normalisation_and_noise_model():
     assert pairs["input"].shape == pairs["target"].shape == (3, 1, 32, 32)
     # What the engine computes from the same sinograms (its FBP, filter and 99.9 % scale).
     opts = Options(filter_name="hann", device=torch.device("cpu"))
-    batch = _Batch(pairs["sinogram"].numpy(), [g] * 3, opts)
+    batch = SliceBatch(pairs["sinogram"].numpy(), [g] * 3, opts)
     torch.testing.assert_close(batch.scale, pairs["scale"])
     torch.testing.assert_close(batch.fbp, pairs["input"][:, 0])
     # Target = phantom / s; noise = 5 % of the mean absolute projection.

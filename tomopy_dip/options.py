@@ -1,4 +1,12 @@
-"""Keyword arguments shared by all methods: defaults and validation.
+"""The keywords of the reconstruction methods: one schema with defaults, checks and help.
+
+:data:`KEYWORDS` is the single source of every keyword that all methods share: its default,
+its validation, its one-line help and how the command line reads it. A method's own keywords
+(e.g. aSeqDIP's ``inner_steps``) are :class:`Keyword` records declared on the method
+(:attr:`tomopy_dip.methods.Method.keywords`), and a method's different defaults live only on the
+method (:attr:`~tomopy_dip.methods.Method.defaults`). The :class:`Options` record, the command
+line's flags and the keyword tables of the documentation are generated from, or checked
+against, these records.
 
 Every public entry point funnels its keywords through :func:`parse_options`, which rejects
 unknown names and bad values with a :class:`TypeError` or :class:`ValueError` that names the
@@ -8,18 +16,23 @@ argument, before any long work starts.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields, make_dataclass, replace
 from typing import Any, Callable, Mapping
 
 import torch
 
-from tomopy_dip.physics.geometry import BEAMS, PROJECTORS
 from tomopy_dip.networks import UNetConfig, default_skip_channels
+from tomopy_dip.physics.fbp import FILTERS
+from tomopy_dip.physics.geometry import BEAMS, PROJECTORS
+from tomopy_dip.physics.projector import BACKENDS
 
-__all__ = ["Options", "parse_options", "SHARED_KEYWORDS"]
+__all__ = ["Keyword", "KEYWORDS", "Options", "parse_options", "with_changes", "SHARED_KEYWORDS",
+           "int_check", "float_check", "choice_check", "bool_check"]
 
 
-def _int(name: str, lo: int = 1) -> Callable[[Any], int]:
+# ---------------------------------------------------------------------------- value checks
+def int_check(name: str, lo: int = 1) -> Callable[[Any], int]:
+    """Check of an integer keyword ``>= lo`` (NumPy integers accepted, bools refused)."""
     def check(v: Any) -> int:
         if isinstance(v, bool) or not isinstance(v, int):
             if hasattr(v, "__index__") and not isinstance(v, bool):
@@ -32,7 +45,8 @@ def _int(name: str, lo: int = 1) -> Callable[[Any], int]:
     return check
 
 
-def _float(name: str, lo: float = 0.0, strict: bool = False) -> Callable[[Any], float]:
+def float_check(name: str, lo: float = 0.0, strict: bool = False) -> Callable[[Any], float]:
+    """Check of a finite number ``>= lo`` (``> lo`` when ``strict``)."""
     def check(v: Any) -> float:
         if isinstance(v, bool):
             raise TypeError(f"{name} must be a number, got {v!r}")
@@ -47,7 +61,8 @@ def _float(name: str, lo: float = 0.0, strict: bool = False) -> Callable[[Any], 
     return check
 
 
-def _choice(name: str, allowed: tuple) -> Callable[[Any], Any]:
+def choice_check(name: str, allowed: tuple) -> Callable[[Any], Any]:
+    """Check of a keyword taking one of ``allowed``."""
     def check(v: Any) -> Any:
         if v not in allowed:
             raise ValueError(f"{name} must be one of {allowed}, got {v!r}")
@@ -55,7 +70,8 @@ def _choice(name: str, allowed: tuple) -> Callable[[Any], Any]:
     return check
 
 
-def _bool(name: str) -> Callable[[Any], bool]:
+def bool_check(name: str) -> Callable[[Any], bool]:
+    """Check of a True/False keyword."""
     def check(v: Any) -> bool:
         if not isinstance(v, bool):
             raise TypeError(f"{name} must be True or False, got {v!r}")
@@ -105,56 +121,154 @@ def _optional(check: Callable[[Any], Any]) -> Callable[[Any], Any]:
     return lambda v: None if v is None else check(v)
 
 
+def _select(v: Any) -> str:
+    from tomopy_dip.fitting.selection import SELECTORS  # the rules are the keyword's values
+
+    return choice_check("select", tuple(SELECTORS))(v)
+
+
 def _memory(v: Any) -> int | None:
     if v is None:
         return None
-    return int(_float("memory_limit", 0.0, strict=True)(v))
+    return int(float_check("memory_limit", 0.0, strict=True)(v))
 
 
+# ---------------------------------------------------------------------------- command-line text
+def _int_list_text(text: str) -> tuple[int, ...]:
+    import re
+
+    try:
+        vals = tuple(int(v) for v in re.split(r"[,\s]+", text.strip(" ()[]")) if v)
+    except ValueError:
+        raise ValueError(f"expected comma-separated integers, e.g. 32,32,64, got {text!r}") from None
+    if not vals:
+        raise ValueError("expected at least one integer")
+    return vals
+
+
+def yes_no(text: str) -> bool:
+    """Command-line text ``yes``/``no`` (``true``/``false``, ``1``/``0``) as a bool."""
+    v = {"yes": True, "true": True, "1": True, "no": False, "false": False, "0": False}.get(text.strip().lower())
+    if v is None:
+        raise ValueError(f"expected yes or no, got {text!r}")
+    return v
+
+
+# ---------------------------------------------------------------------------- the schema
 @dataclass(frozen=True)
-class Options:
-    """Validated keyword arguments (see :func:`tomopy_dip.reconstruct` for their meaning)."""
+class Keyword:
+    """One keyword of the reconstruction methods.
 
-    num_iter: int = 2000
-    lr: float = 1e-3
-    lr_warmup: int = 0
-    tv_weight: float = 0.0
-    select: str = "min_loss"
-    seed: int = 0
-    device: torch.device = field(default_factory=lambda: _device(None))
-    progress: bool = True
-    callback: Any = None
-    callback_every: int = 1
-    network_input: str = "noise"
-    clip_grad: float = 1.0
-    filter_name: str = "hann"
-    batch_size: int | None = None
-    backend: str = "auto"
-    memory_limit: int | None = None
-    # network
-    channels: tuple = UNetConfig.channels
-    #: None: :func:`~tomopy_dip.networks.default_skip_channels` for the network input.
-    skip_channels: tuple | None = None
-    norm_groups: int | None = UNetConfig.norm_groups
-    out_activation: str = UNetConfig.out_activation
-    # geometry (TomoPy's num_gridx / num_gridy, and fan beam)
-    num_gridx: int | None = None
-    num_gridy: int | None = None
-    beam: str = "parallel"
-    source_origin: float | None = None
-    origin_detector: float | None = None
-    detector_spacing: float | None = None
-    projector: str | None = None
-    # method-specific
-    checkpoint: Any = None
-    calibrate: bool = False
-    inner_steps: int = 10
-    ae_weight: float = 0.1
-    #: Extra keywords defined by a method (validated by it).
-    extra: Mapping[str, Any] = field(default_factory=dict)
+    Parameters
+    ----------
+    name : str
+        The Python keyword (``"num_iter"``).
+    default : object
+        The default; a method may override it in :attr:`Method.defaults`.
+    check : callable
+        Validates a value and returns the clean one; raises :class:`TypeError` or
+        :class:`ValueError` naming the keyword.
+    help : str
+        One line for the command line and the documentation (without the default).
+    parse : callable, optional
+        Reads the command line's text (``int``, ``float``, ...); None: no option of its own
+        (still available as ``--set NAME=VALUE``).
+    metavar : str
+        Placeholder shown in the command line's help.
+    """
+
+    name: str
+    default: Any
+    check: Callable[[Any], Any]
+    help: str
+    parse: Callable[[str], Any] | None = None
+    metavar: str = "V"
+
+    @property
+    def flag(self) -> str:
+        """The command-line option, ``--num-iter`` for ``num_iter``."""
+        return "--" + self.name.replace("_", "-")
+
+
+def _kw(name, default, check, help, parse=None, metavar=None) -> Keyword:
+    meta = metavar or {int: "N", float: "X", str: "NAME"}.get(parse, "V")
+    return Keyword(name, default, check, help, parse, meta)
+
+
+_SHARED = [
+    _kw("num_iter", 2000, int_check("num_iter", 0), "iterations of the fit (Adam steps)", int),
+    _kw("lr", 1e-3, float_check("lr", 0.0, strict=True), "Adam learning rate", float),
+    _kw("lr_warmup", 0, int_check("lr_warmup", 0),
+        "iterations of linear learning-rate warm-up (iteration k uses lr * (k + 1) / lr_warmup)", int),
+    _kw("tv_weight", 0.0, float_check("tv_weight", 0.0),
+        "weight of the total-variation term (TV-DIP's gamma)", float),
+    _kw("select", "min_loss", lambda v: _select(v),
+        "which image to return: min_loss, last or average (moving average of the iterates)", str),
+    _kw("seed", 0, _seed, "seed of the network and its input", int),
+    _kw("device", None, _device, "torch device: cpu, cuda, cuda:1 (default: cuda when available)", str),
+    _kw("progress", True, bool_check("progress"), "show a progress bar"),
+    _kw("callback", None, _callback,
+        "called with {slice, iteration, loss, image, estimate} every callback_every iterations"),
+    _kw("callback_every", 1, int_check("callback_every", 1), "iterations between callback calls"),
+    _kw("network_input", "noise", choice_check("network_input", ("noise", "fbp", "backprojection")),
+        "network input: noise, fbp or backprojection", str),
+    _kw("clip_grad", 1.0, float_check("clip_grad", 0.0), "gradient-norm clipping per slice, 0 = off", float),
+    _kw("filter_name", "hann", choice_check("filter_name", FILTERS),
+        "FBP filter of the data scaling and the FBP input", str),
+    _kw("batch_size", None, _optional(int_check("batch_size", 1)),
+        "slices fitted together (default: automatic)", int),
+    _kw("backend", "auto", choice_check("backend", BACKENDS), "projector backend: auto, matrix or astra", str),
+    _kw("memory_limit", None, _memory, "bytes the projector's system matrix may use"),
+    _kw("channels", UNetConfig.channels, _int_tuple("channels"),
+        "U-Net feature channels per scale, e.g. 32,32,64,64,128", _int_list_text, "C1,C2,..."),
+    _kw("skip_channels", None, _optional(_int_tuple("skip_channels")),
+        "U-Net skip channels per scale, e.g. 0,0,0,4,4 (default: by the network input)",
+        _int_list_text, "C1,C2,..."),
+    _kw("norm_groups", UNetConfig.norm_groups, _optional(int_check("norm_groups", 1)),
+        "GroupNorm groups of the U-Net (default: one per channel)"),
+    _kw("out_activation", UNetConfig.out_activation, choice_check("out_activation", ("none", "sigmoid")),
+        "output non-linearity of the U-Net: sigmoid or none"),
+    _kw("num_gridx", None, _optional(int_check("num_gridx", 1)),
+        "output rows (TomoPy's num_gridx; default: detector width)", int),
+    _kw("num_gridy", None, _optional(int_check("num_gridy", 1)),
+        "output columns (TomoPy's num_gridy; default: detector width)", int),
+    _kw("beam", "parallel", choice_check("beam", BEAMS), "beam: parallel or fanflat", str),
+    _kw("source_origin", None, _optional(float_check("source_origin", 0.0, strict=True)),
+        "fan beam: source to rotation axis, in image pixels", float),
+    _kw("origin_detector", None, _optional(float_check("origin_detector", 0.0, strict=True)),
+        "fan beam: rotation axis to detector, in image pixels", float),
+    _kw("detector_spacing", None, _optional(float_check("detector_spacing", 0.0, strict=True)),
+        "detector pixel pitch in image pixels (default 1)", float),
+    _kw("projector", None, _optional(choice_check("projector", sum(PROJECTORS.values(), ()))),
+        "ASTRA projector: line, linear, strip (parallel), line_fanflat (fan beam)", str),
+]
+
+#: The keywords every method accepts, by name, in display order.
+KEYWORDS: dict[str, Keyword] = {k.name: k for k in _SHARED}
+
+#: Names of :data:`KEYWORDS`.
+SHARED_KEYWORDS: tuple[str, ...] = tuple(KEYWORDS)
+
+_GEOMETRY_KEYWORDS = ("num_gridx", "num_gridy", "beam", "source_origin", "origin_detector",
+                      "detector_spacing", "projector")
+
+
+class _OptionsBase:
+    """Validated keyword arguments of one call (see :func:`tomopy_dip.reconstruct`).
+
+    One attribute per shared keyword (:data:`KEYWORDS`); a method's own keywords are in
+    :attr:`extra` and read as attributes too (``options.inner_steps`` for aSeqDIP).
+    """
+
+    def __getattr__(self, name: str) -> Any:
+        extra = self.__dict__.get("extra") or {}
+        if name in extra:
+            return extra[name]
+        raise AttributeError(f"{type(self).__name__} has no keyword {name!r}")
 
     @property
     def network(self) -> UNetConfig:
+        """The U-Net configuration these keywords describe."""
         skips = self.skip_channels
         if skips is None:
             skips = default_skip_channels(len(self.channels), self.network_input != "noise")
@@ -162,61 +276,33 @@ class Options:
                           norm_groups=self.norm_groups, out_activation=self.out_activation)
 
     def geometry_keywords(self) -> dict:
-        return {k: getattr(self, k) for k in ("num_gridx", "num_gridy", "beam", "source_origin",
-                                              "origin_detector", "detector_spacing", "projector")}
+        """The keywords of :class:`~tomopy_dip.physics.geometry.Geometry`."""
+        return {k: getattr(self, k) for k in _GEOMETRY_KEYWORDS}
 
 
-_CHECKS: dict[str, Callable[[Any], Any]] = {
-    "num_iter": _int("num_iter", 0),
-    "lr": _float("lr", 0.0, strict=True),
-    "lr_warmup": _int("lr_warmup", 0),
-    "tv_weight": _float("tv_weight", 0.0),
-    "select": _choice("select", ("min_loss", "last", "average")),
-    "seed": _seed,
-    "device": _device,
-    "progress": _bool("progress"),
-    "callback": _callback,
-    "callback_every": _int("callback_every", 1),
-    "network_input": _choice("network_input", ("noise", "fbp", "backprojection")),
-    "clip_grad": _float("clip_grad", 0.0),
-    "filter_name": _choice("filter_name", ("ramp", "shepp-logan", "cosine", "hamming", "hann")),
-    "batch_size": _optional(_int("batch_size", 1)),
-    "backend": _choice("backend", ("auto", "matrix", "astra")),
-    "memory_limit": _memory,
-    "channels": _int_tuple("channels"),
-    "skip_channels": _optional(_int_tuple("skip_channels")),
-    "norm_groups": _optional(_int("norm_groups", 1)),
-    "out_activation": _choice("out_activation", ("none", "sigmoid")),
-    "num_gridx": _optional(_int("num_gridx", 1)),
-    "num_gridy": _optional(_int("num_gridy", 1)),
-    "beam": _choice("beam", BEAMS),
-    "source_origin": _optional(_float("source_origin", 0.0, strict=True)),
-    "origin_detector": _optional(_float("origin_detector", 0.0, strict=True)),
-    "detector_spacing": _optional(_float("detector_spacing", 0.0, strict=True)),
-    "projector": _optional(_choice("projector", sum(PROJECTORS.values(), ()))),
-    "checkpoint": lambda v: v,
-    "calibrate": _bool("calibrate"),
-    "inner_steps": _int("inner_steps", 1),
-    "ae_weight": _float("ae_weight", 0.0),
-}
-
-#: Keywords every method accepts.
-SHARED_KEYWORDS = tuple(k for k in _CHECKS if k not in ("checkpoint", "calibrate", "inner_steps", "ae_weight"))
+Options = make_dataclass(
+    "Options",
+    [(k.name, Any, field(default=k.default)) for k in _SHARED]
+    + [("extra", Mapping[str, Any], field(default_factory=dict))],
+    bases=(_OptionsBase,), frozen=True,
+)
+Options.__doc__ = _OptionsBase.__doc__
+Options.__module__ = __name__
 
 
-def parse_options(kwargs: Mapping[str, Any], allowed: tuple[str, ...], defaults: Mapping[str, Any],
-                  where: str) -> Options:
-    """Validate ``kwargs`` for a method.
+def parse_options(kwargs: Mapping[str, Any], keywords: Mapping[str, Keyword],
+                  defaults: Mapping[str, Any], where: str) -> Options:
+    """Validate ``kwargs`` against ``keywords``.
 
     Parameters
     ----------
     kwargs : mapping
         The caller's keywords. TomoPy's ``options`` dict, when present, is merged in (explicit
         keywords win).
-    allowed : tuple of str
-        Keywords the method accepts.
+    keywords : mapping of str to Keyword
+        The keywords accepted (:data:`KEYWORDS` plus the method's own).
     defaults : mapping
-        The method's own defaults, overriding :class:`Options`' defaults.
+        The method's own defaults, overriding the keywords' defaults.
     where : str
         Name used in error messages (e.g. ``"tomopy_dip.tv_dip"``).
     """
@@ -226,24 +312,23 @@ def parse_options(kwargs: Mapping[str, Any], allowed: tuple[str, ...], defaults:
         if not isinstance(opts, Mapping):
             raise TypeError(f"options must be a dict of keyword arguments, got {type(opts).__name__}")
         kwargs = {**opts, **kwargs}
-    unknown = sorted(k for k in kwargs if k not in allowed)
+    unknown = sorted(k for k in kwargs if k not in keywords)
     if unknown:
         raise TypeError(
             f"{where} got unexpected keyword argument(s) {', '.join(map(repr, unknown))}; "
-            f"accepted: {', '.join(allowed)}"
+            f"accepted: {', '.join(keywords)}"
         )
-    values = dict(defaults)
+    values = {name: kw.default for name, kw in keywords.items()}
+    values.update(defaults)
     values.update(kwargs)
-    clean = {}
-    for name, value in values.items():
-        clean[name] = _CHECKS[name](value) if name in _CHECKS else value
-    if "device" not in clean:
-        clean["device"] = _device(None)
-    out = Options(**{k: v for k, v in clean.items() if k in {f.name for f in fields(Options)}})
+    clean = {name: keywords[name].check(v) for name, v in values.items()}
+    shared = {f.name for f in fields(Options)}
+    out = Options(**{k: v for k, v in clean.items() if k in shared},
+                  extra={k: v for k, v in clean.items() if k not in shared})
     out.network  # validates channels / skip_channels together
     return out
 
 
 def with_changes(options: Options, **changes: Any) -> Options:
-    """A copy of ``options`` with some values replaced (validated)."""
-    return replace(options, **{k: _CHECKS[k](v) if k in _CHECKS else v for k, v in changes.items()})
+    """A copy of ``options`` with some shared keywords replaced (validated)."""
+    return replace(options, **{k: KEYWORDS[k].check(v) for k, v in changes.items()})

@@ -1,10 +1,13 @@
-"""Regularisation terms."""
+"""The terms of the fitting loss, each a small object a method selects."""
 
 from __future__ import annotations
 
 import torch
 
-__all__ = ["tv_aniso"]
+__all__ = ["tv_aniso", "LossTerm", "DataFidelity", "TotalVariation", "Autoencoding", "HISTORY_TERMS"]
+
+#: The loss terms every history records (zeros where a method does not use one).
+HISTORY_TERMS = ("data", "tv", "ae")
 
 
 def tv_aniso(x: torch.Tensor) -> torch.Tensor:
@@ -29,3 +32,76 @@ def tv_aniso(x: torch.Tensor) -> torch.Tensor:
     dh = (x[..., 1:, :] - x[..., :-1, :]).abs().sum((-2, -1))
     dv = (x[..., :, 1:] - x[..., :, :-1]).abs().sum((-2, -1))
     return dh + dv
+
+
+# ---------------------------------------------------------------------------- loss terms
+class LossTerm:
+    """One term of the fitting loss, evaluated per slice.
+
+    A method lists the classes of its terms (:attr:`tomopy_dip.methods.Method.losses`), the
+    data term first; the loop builds each with ``Term(options, batch)`` and adds ``weight *
+    term.value(fit)`` (shape ``(B,)``, ``fit.x`` the current images at unit scale) to the data
+    term. ``name`` is the key of the term in the history; a term of weight 0 records zeros and
+    costs nothing.
+    """
+
+    name = "term"
+    weight = 1.0
+
+    def __init__(self, options, batch) -> None:
+        self.options, self.batch = options, batch
+
+    def value(self, fit) -> torch.Tensor:
+        raise NotImplementedError
+
+    def _zeros(self, fit) -> torch.Tensor:
+        return torch.zeros(fit.x.shape[0], device=fit.x.device)
+
+
+class DataFidelity(LossTerm):
+    """``mean((A x - y/s)^2) / N^2``: a mean squared error in image units (ray sums divided by
+    the grid size ``N = sqrt(num_gridx * num_gridy)``), independent of views and units."""
+
+    name = "data"
+
+    def value(self, fit) -> torch.Tensor:
+        n = self.batch.n
+        return (self.batch.project(fit.x) - self.batch.y).pow(2).mean((1, 2)) / n**2
+
+
+class TotalVariation(LossTerm):
+    """``tv_weight * TV(x) / N``: the continuum anisotropic total variation, so that
+    ``tv_weight`` means the same for any number of views, image size and data units."""
+
+    name = "tv"
+
+    def __init__(self, options, batch) -> None:
+        super().__init__(options, batch)
+        self.weight = options.tv_weight
+
+    def value(self, fit) -> torch.Tensor:
+        if self.weight > 0:
+            return tv_aniso(fit.x) / self.batch.n
+        return self._zeros(fit)
+
+
+class Autoencoding(LossTerm):
+    """aSeqDIP's autoencoding term ``ae_weight * ||f(z) - z||^2``, weighed against the data
+    term as in its paper, both as sums with the operator at unit norm:
+    ``||A f(z) - y||^2 / ||A||^2 + ae_weight ||f(z) - z||^2``, then multiplied by the data
+    term's ``||A||^2 / (M N^2)`` (``M`` rays). Without the operator norm, ``A`` integrating over
+    ~N pixels per ray makes the data term about ``M`` times larger and ``ae_weight``
+    meaningless. ``||A||`` is found once per geometry by power iteration."""
+
+    name = "ae"
+
+    def __init__(self, options, batch) -> None:
+        super().__init__(options, batch)
+        self.weight = options.ae_weight
+        m = batch.y.shape[1] * batch.y.shape[2]
+        self.norm = batch.operator_norms().pow(2) / (m * batch.n**2) if self.weight > 0 else None
+
+    def value(self, fit) -> torch.Tensor:
+        if self.weight > 0:
+            return (fit.x - fit.z[0]).pow(2).sum((1, 2)) * self.norm
+        return self._zeros(fit)

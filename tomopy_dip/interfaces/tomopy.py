@@ -14,15 +14,17 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
 from tomopy_dip.fitting.engine import run
-from tomopy_dip.methods.base import Method
+from tomopy_dip.methods import METHODS, Method
+from tomopy_dip.physics.geometry import default_center
 
-__all__ = ["make_algorithm", "recon"]
+__all__ = ["make_algorithm", "recon", "ALGORITHMS"]
 
 
 def make_algorithm(method: Method) -> Callable[..., None]:
@@ -69,15 +71,42 @@ def make_algorithm(method: Method) -> Callable[..., None]:
     theta : numpy.ndarray
         Angles in radians.
     **kwargs
-        Keywords of :func:`tomopy_dip.reconstruct`{', plus ' + ', '.join(method.keywords) if method.keywords else ''}.
+        Keywords of :func:`tomopy_dip.reconstruct`{', plus ' + ', '.join(k.name for k in method.keywords) if method.keywords else ''}.
     """
     algorithm.method = method
     return algorithm
 
 
+class _Algorithms(Mapping):
+    """The TomoPy callables of the registered methods by name, read live from
+    :data:`tomopy_dip.methods.METHODS` (a method registered at run time is here too)."""
+
+    def __init__(self) -> None:
+        self._made: dict[int, Callable[..., None]] = {}
+
+    def __getitem__(self, name: str) -> Callable[..., None]:
+        method = METHODS[name]
+        if id(method) not in self._made:
+            self._made[id(method)] = make_algorithm(method)
+        return self._made[id(method)]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(METHODS))
+
+    def __len__(self) -> int:
+        return len(METHODS)
+
+    def __repr__(self) -> str:
+        return f"ALGORITHMS({', '.join(METHODS)})"
+
+
+#: TomoPy callables by method name.
+ALGORITHMS: Mapping[str, Callable[..., None]] = _Algorithms()
+
+
 def _tomopy_center(center: Any, nslices: int, ndet: int, beam: str) -> np.ndarray:
     if center is None:
-        return np.full(nslices, (ndet - 1) / 2.0 if beam == "fanflat" else ndet / 2.0, np.float32)
+        return np.full(nslices, default_center(ndet, beam), np.float32)
     c = np.asarray(center, dtype=np.float32).reshape(-1)
     if c.size == 1:
         return np.full(nslices, c[0], np.float32)
@@ -120,7 +149,8 @@ def recon(tomo: Any, theta: Any, center: Any = None, sinogram_order: bool = Fals
     Examples
     --------
     >>> import numpy as np, tomopy_dip
-    >>> from tomopy_dip.physics.measurement import shepp_logan, simulate
+    >>> from tomopy_dip.learning.phantoms import shepp_logan
+    >>> from tomopy_dip.physics.measurement import simulate
     >>> theta = np.linspace(0, np.pi, 20, endpoint=False)
     >>> proj = simulate(shepp_logan(24)[None], theta).swapaxes(0, 1)  # projection order
     >>> rec = tomopy_dip.recon(proj, theta, algorithm=tomopy_dip.dip, num_iter=3,
@@ -138,8 +168,6 @@ def recon(tomo: Any, theta: Any, center: Any = None, sinogram_order: bool = Fals
     if theta.ndim != 1 or theta.size != arr.shape[1]:
         raise ValueError("There must be one angle for every projection.")
     if isinstance(algorithm, str):
-        from tomopy_dip import ALGORITHMS
-
         if algorithm not in ALGORITHMS:
             raise ValueError(f"algorithm must be one of {tuple(ALGORITHMS)} or a callable, got {algorithm!r}")
         algorithm = ALGORITHMS[algorithm]

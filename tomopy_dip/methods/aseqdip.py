@@ -5,8 +5,8 @@
 (a forward pass, no gradient); the weights carry over. ``K = num_iter // inner_steps``.
 The paper's output is ``z_K`` (``select="last"``); the default returns the moving average of
 the iterates over the last ~100 iterations, leaving out those caught in a loss spike
-(``select="average"``, :func:`tomopy_dip.fitting.engine.average_weight`,
-:data:`tomopy_dip.fitting.engine.AVERAGE_GATE`). Adam makes short loss spikes late in the fit (the
+(``select="average"``, :func:`tomopy_dip.fitting.selection.average_weight`,
+:data:`tomopy_dip.fitting.selection.AVERAGE_GATE`). Adam makes short loss spikes late in the fit (the
 loss rises 2-6x over a few iterations, from any phase of the input cycle, and recovers within
 ~45; lower learning rates down to the paper's 2e-4 do not remove them), and ``z_K`` lands in
 one now and then. Measured on HTC 60 views, 128², 3000 iterations (without the gate): largest
@@ -26,7 +26,10 @@ drift and the image degrades). ``||A||`` is found once per geometry by power ite
 
 from __future__ import annotations
 
+from tomopy_dip.fitting.hooks import SequentialInput
+from tomopy_dip.fitting.losses import Autoencoding, DataFidelity, TotalVariation
 from tomopy_dip.methods.base import Method
+from tomopy_dip.options import Keyword, float_check, int_check
 
 __all__ = ["ASEQDIP", "DEFAULT_INNER_STEPS", "DEFAULT_AE_WEIGHT"]
 
@@ -42,10 +45,14 @@ DEFAULT_AE_WEIGHT = 0.1
 
 ASEQDIP = Method(
     name="aseqdip",
-    defaults={"network_input": "fbp", "select": "average", "inner_steps": DEFAULT_INNER_STEPS,
-              "ae_weight": DEFAULT_AE_WEIGHT,
-              "tv_weight": 0.0},
-    keywords=("inner_steps", "ae_weight"),
-    sequential=True,
+    defaults={"network_input": "fbp", "select": "average", "tv_weight": 0.0},
+    keywords=(
+        Keyword("inner_steps", DEFAULT_INNER_STEPS, int_check("inner_steps", 1),
+                "aSeqDIP: Adam steps per input update (N)", int, "N"),
+        Keyword("ae_weight", DEFAULT_AE_WEIGHT, float_check("ae_weight", 0.0),
+                "aSeqDIP: weight of the autoencoding term (lambda)", float, "X"),
+    ),
+    losses=(DataFidelity, TotalVariation, Autoencoding),
+    hooks=(SequentialInput,),
     description="autoencoding sequential DIP: input updated from the output every N steps",
 )

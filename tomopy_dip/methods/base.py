@@ -1,10 +1,10 @@
 """What distinguishes one DIP-family method from another.
 
-A :class:`Method` is a small declarative record read by the fitting engine
-(:mod:`tomopy_dip.fitting.engine`): which network input it uses, which parameters it trains, whether
-its network starts from a checkpoint, whether its input is updated during fitting (aSeqDIP),
-and its default keywords. Everything else (projector, data scaling, loss, optimiser, batching,
-progress, callbacks, selection, Ctrl-C) is shared.
+A :class:`Method` is a declaration read by the fitting engine (:mod:`tomopy_dip.fitting`): its
+loss terms, its hooks (which parameters train, how the input changes, a level calibration),
+whether its network starts from a checkpoint, its own keywords and its defaults. The selection
+rule is the ``select`` keyword (a method's default picks it). Everything else (projector, data
+scaling, optimiser, batching, progress, callbacks, Ctrl-C) is shared.
 """
 
 from __future__ import annotations
@@ -12,7 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
-from tomopy_dip.options import SHARED_KEYWORDS
+from tomopy_dip.fitting.hooks import Hook
+from tomopy_dip.fitting.losses import DataFidelity, LossTerm, TotalVariation
+from tomopy_dip.options import KEYWORDS, Keyword
 
 __all__ = ["Method"]
 
@@ -26,30 +28,50 @@ class Method:
     name : str
         Public name (``"dip"``, ``"tv_dip"``, ...).
     defaults : mapping
-        Default keyword values that differ from :class:`~tomopy_dip.options.Options`.
-    keywords : tuple of str
-        Method-specific keywords accepted besides the shared ones.
-    trainable : {"all", "decoder"}
-        Parameters updated during fitting; with ``"decoder"`` the encoder is frozen and its
-        features are computed once.
-    sequential : bool
-        aSeqDIP: every ``inner_steps`` iterations the input becomes the network's output, and
-        an autoencoding term ``ae_weight * ||f(z) - z||^2`` joins the loss (scaled as
-        described in :mod:`tomopy_dip.fitting.engine`).
+        Default keyword values that differ from the keywords' own defaults
+        (:data:`tomopy_dip.options.KEYWORDS` and ``keywords``).
+    keywords : tuple of Keyword
+        Method-specific keywords accepted besides the shared ones, with their defaults, checks
+        and help (:class:`tomopy_dip.options.Keyword`).
+    losses : tuple of LossTerm classes
+        The terms of the loss, the data term first (:mod:`tomopy_dip.fitting.losses`).
+    hooks : tuple of Hook classes
+        What the method changes in the fit (:mod:`tomopy_dip.fitting.hooks`), applied in order.
     load_network : callable, optional
-        ``load_network(options, geometry) -> (UNetConfig, state_dict)``: a pretrained start.
+        ``load_network(options, geometry) -> (UNetConfig, state_dict)``: a pretrained start,
+        resolved once per call.
     description : str
         One line for listings.
+
+    Examples
+    --------
+    A method is a declaration (:func:`tomopy_dip.methods.register_method` makes it usable by
+    name in every entry point):
+
+    >>> m = Method("dip_slow", defaults={"lr": 1e-4}, description="DIP with a small step")
+    >>> m.accepted["lr"].default, m.defaults["lr"]
+    (0.001, 0.0001)
     """
 
     name: str
     defaults: Mapping[str, Any] = field(default_factory=dict)
-    keywords: tuple[str, ...] = ()
-    trainable: str = "all"
-    sequential: bool = False
+    keywords: tuple[Keyword, ...] = ()
+    losses: tuple[type[LossTerm], ...] = (DataFidelity, TotalVariation)
+    hooks: tuple[type[Hook], ...] = ()
     load_network: Callable[..., Any] | None = None
     description: str = ""
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name.isidentifier():
+            raise ValueError(f"a method's name must be a Python identifier, got {self.name!r}")
+        own = [k.name if isinstance(k, Keyword) else k for k in self.keywords]
+        if any(not isinstance(k, Keyword) for k in self.keywords):
+            raise TypeError(f"method {self.name}: keywords must be tomopy_dip.options.Keyword records, got {own}")
+        unknown = sorted(set(self.defaults) - set(KEYWORDS) - set(own))
+        if unknown:
+            raise ValueError(f"method {self.name}: defaults for unknown keyword(s) {unknown}")
+
     @property
-    def accepted(self) -> tuple[str, ...]:
-        return SHARED_KEYWORDS + self.keywords
+    def accepted(self) -> dict[str, Keyword]:
+        """Every keyword the method accepts (shared ones, then its own), by name."""
+        return {**KEYWORDS, **{k.name: k for k in self.keywords}}

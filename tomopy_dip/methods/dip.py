@@ -12,7 +12,7 @@ from tomopy_dip.methods.base import Method
 
 __all__ = ["DIP", "TV_DIP", "DEFAULT_TV_WEIGHT", "DEFAULT_LR"]
 
-#: TV-DIP's default gamma (see :mod:`tomopy_dip.fitting.engine` for the normalisation).
+#: TV-DIP's default gamma (see :mod:`tomopy_dip.fitting.losses` for the normalisation).
 DEFAULT_TV_WEIGHT = 1e-6
 
 #: DIP's and TV-DIP's default learning rate. Measured on HTC (benchmarks/README.md): 3e-3

@@ -31,16 +31,17 @@ Hence off by default; try it when the image at ``num_iter=0`` is uniformly too d
 from __future__ import annotations
 
 import warnings
-from dataclasses import fields
+from typing import Any
 
+from tomopy_dip.fitting.hooks import FrozenEncoder, LevelCalibration
 from tomopy_dip.learning.checkpoints import CheckpointMatchWarning, resolve_checkpoint
-from tomopy_dip.physics.geometry import Geometry
-from tomopy_dip.networks import UNetConfig
-from tomopy_dip.options import Options
 from tomopy_dip.methods.base import Method
 from tomopy_dip.methods.dip import DEFAULT_TV_WEIGHT
+from tomopy_dip.networks import UNetConfig
+from tomopy_dip.options import KEYWORDS, Keyword, bool_check, yes_no
+from tomopy_dip.physics.geometry import Geometry
 
-__all__ = ["EDIP", "EDIP_FE", "LR_WARMUP", "load_network"]
+__all__ = ["EDIP", "EDIP_FE", "EDIP_KEYWORDS", "LR_WARMUP", "load_network"]
 
 #: Iterations of linear learning-rate warm-up when fine-tuning (``lr_warmup``). Adam's first
 #: updates move every weight by about ``lr``, whatever its gradient: without a warm-up the
@@ -51,12 +52,18 @@ LR_WARMUP = 50
 
 _NETWORK_FIELDS = ("channels", "skip_channels", "norm_groups", "out_activation")
 
+#: The keywords of EDIP and EDIP-FE besides the shared ones.
+EDIP_KEYWORDS = (
+    Keyword("checkpoint", None, lambda v: v,
+            "EDIP / EDIP-FE: pretrained checkpoint, registry NAME or file PATH (default: the best match)",
+            str, "NAME"),
+    Keyword("calibrate", False, bool_check("calibrate"),
+            "EDIP / EDIP-FE: scale the pretrained image to fit the data before fine-tuning, yes or no",
+            yes_no, "yes|no"),
+)
 
-def _option_defaults() -> dict:
-    return {f.name: f.default for f in fields(Options) if f.name in _NETWORK_FIELDS}
 
-
-def load_network(options: Options, geometry: Geometry) -> tuple[UNetConfig, dict]:
+def load_network(options: Any, geometry: Geometry) -> tuple[UNetConfig, dict]:
     """The pretrained start for ``geometry``: ``(UNetConfig, single-network state dict)``.
 
     Raises
@@ -67,7 +74,7 @@ def load_network(options: Options, geometry: Geometry) -> tuple[UNetConfig, dict
         ``checkpoint`` is neither a name nor a path.
     """
     ckpt = resolve_checkpoint(options.checkpoint, geometry)
-    defaults = _option_defaults()
+    defaults = {name: KEYWORDS[name].default for name in _NETWORK_FIELDS}
     for name in _NETWORK_FIELDS:
         given = getattr(options, name)
         if given != defaults[name] and given != getattr(ckpt.config, name):
@@ -96,7 +103,8 @@ def load_network(options: Options, geometry: Geometry) -> tuple[UNetConfig, dict
 EDIP = Method(
     name="edip",
     defaults={"network_input": "fbp", "tv_weight": DEFAULT_TV_WEIGHT, "lr_warmup": LR_WARMUP},
-    keywords=("checkpoint", "calibrate"),
+    keywords=EDIP_KEYWORDS,
+    hooks=(LevelCalibration,),
     load_network=load_network,
     description="educated DIP: a pretrained U-Net on the FBP, fine-tuned to the data",
 )
@@ -104,8 +112,8 @@ EDIP = Method(
 EDIP_FE = Method(
     name="edip_fe",
     defaults={"network_input": "fbp", "tv_weight": DEFAULT_TV_WEIGHT, "lr_warmup": LR_WARMUP},
-    keywords=("checkpoint", "calibrate"),
-    trainable="decoder",
+    keywords=EDIP_KEYWORDS,
+    hooks=(FrozenEncoder, LevelCalibration),
     load_network=load_network,
     description="educated DIP with a fixed encoder: only the decoder is fine-tuned",
 )

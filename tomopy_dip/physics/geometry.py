@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Geometry", "BEAMS", "FAN_KEYWORDS"]
+__all__ = ["Geometry", "BEAMS", "FAN_KEYWORDS", "default_center", "check_center"]
 
 BEAMS = ("parallel", "fanflat")
 FAN_KEYWORDS = ("source_origin", "origin_detector", "detector_spacing")
@@ -46,6 +46,37 @@ def _positive_float(name: str, value: Any) -> float:
     if not math.isfinite(out) or out <= 0:
         raise ValueError(f"{name} must be a positive finite number, got {value!r}")
     return out
+
+
+def default_center(ndet: int, beam: str = "parallel") -> float:
+    """The rotation centre when none is given: ``ndet / 2`` for parallel beam (TomoPy's
+    default), the detector's middle ``(ndet - 1) / 2`` for fan beam.
+
+    Examples
+    --------
+    >>> default_center(64), default_center(64, "fanflat")
+    (32.0, 31.5)
+    """
+    return (ndet - 1) / 2.0 if beam == "fanflat" else ndet / 2.0
+
+
+def check_center(center: Any, ndet: int) -> float:
+    """``center`` as a float on the detector, ``-0.5 <= center <= ndet - 0.5``.
+
+    Raises
+    ------
+    TypeError
+        ``center`` is not a number.
+    ValueError
+        ``center`` is not finite or off the detector.
+    """
+    try:
+        c = float(center)
+    except (TypeError, ValueError):
+        raise TypeError(f"center must be a number, got {center!r}") from None
+    if not math.isfinite(c) or not (-0.5 <= c <= ndet - 0.5):
+        raise ValueError(f"center must lie on the detector, between -0.5 and {ndet - 0.5} pixels, got {c:g}")
+    return c
 
 
 def _grid_size(name: str, value: Any) -> int:
@@ -113,17 +144,7 @@ class Geometry:
         if self.beam not in BEAMS:
             raise ValueError(f"beam must be one of {BEAMS}, got {self.beam!r}")
         fan = self.beam == "fanflat"
-        if self.center is None:
-            center = (ndet - 1) / 2.0 if fan else ndet / 2.0
-        else:
-            try:
-                center = float(self.center)
-            except (TypeError, ValueError):
-                raise TypeError(f"center must be a number, got {self.center!r}") from None
-        if not math.isfinite(center) or not (-0.5 <= center <= ndet - 0.5):
-            raise ValueError(
-                f"center must lie on the detector, between -0.5 and {ndet - 0.5} pixels, got {center}"
-            )
+        center = default_center(ndet, self.beam) if self.center is None else check_center(self.center, ndet)
         nx = ndet if self.num_gridx is None else _grid_size("num_gridx", self.num_gridx)
         ny = ndet if self.num_gridy is None else _grid_size("num_gridy", self.num_gridy)
         if fan:

@@ -1,0 +1,133 @@
+"""The fitting loop: Adam on the method's loss terms, with its hooks and selection rule.
+
+Everything a method changes is an object it declares (:mod:`~tomopy_dip.fitting.losses`,
+:mod:`~tomopy_dip.fitting.hooks`, :mod:`~tomopy_dip.fitting.selection`); this loop only
+steps, records and reports.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from tomopy_dip.fitting.hooks import Fit
+from tomopy_dip.fitting.losses import HISTORY_TERMS
+from tomopy_dip.fitting.problem import SliceBatch, slice_seed
+from tomopy_dip.fitting.selection import SELECTORS
+from tomopy_dip.networks import UNet
+
+__all__ = ["fit_batch"]
+
+log = logging.getLogger(__name__)
+
+
+def _make_network(method: Any, options: Any, batch: SliceBatch, seeds: Sequence[int], start: Any):
+    """The networks of a batch, one copy per slice seeded from the slice; ``start`` is a
+    pretrained ``(UNetConfig, state dict)`` or None."""
+    gens = [torch.Generator().manual_seed(s) for s in seeds]
+    if start is not None:
+        config, state = start
+        net = UNet(config, batch.B, gens)
+        net.load_copy_state(state)
+    else:
+        net = UNet(options.network, batch.B, gens)
+    return net.to(options.device), gens
+
+
+def _ranges(ids: Sequence[int]) -> str:
+    """``[0, 1, 2, 5]`` -> ``"0-2,5"`` (progress-bar labels)."""
+    out, start, prev = [], None, None
+    for i in list(ids) + [None]:
+        if start is not None and (i is None or i != prev + 1):
+            out.append(f"{start}" if start == prev else f"{start}-{prev}")
+            start = None
+        if start is None and i is not None:
+            start = i
+        prev = i
+    return ",".join(out)
+
+
+def _report(options: Any, fit: Fit, selector: Any, hist: dict, scale: torch.Tensor) -> None:
+    """Call ``options.callback`` once per slice with the iterate and the current estimate."""
+    x = fit.x.detach()
+    imgs = (x * scale).cpu().numpy()
+    est_t = selector.estimate(x)
+    est = imgs if est_t is x else (est_t * scale).cpu().numpy()
+    for b, slice_id in enumerate(fit.slice_ids):
+        img = imgs[b]  # the same object as "estimate" when select="last"
+        options.callback({"slice": int(slice_id), "iteration": fit.k, "loss": float(hist["loss"][fit.k, b]),
+                          "image": img, "estimate": img if est is imgs else est[b]})
+
+
+def fit_batch(method: Any, options: Any, sino: np.ndarray, geoms: Sequence[Any],
+              slice_ids: Sequence[int], start: Any = None) -> dict[str, Any]:
+    """Fit ``method`` to a batch of slices; returns images (input units), history, iterations."""
+    batch = SliceBatch(sino, geoms, options)
+    seeds = [slice_seed(options.seed, sino[i], g) for i, g in enumerate(geoms)]
+    net, gens = _make_network(method, options, batch, seeds, start)
+    fit = Fit(net, batch.network_input(options.network_input, gens), batch, options, slice_ids)
+    hooks = [h(options) for h in method.hooks]
+    for hook in hooks:
+        hook.setup(fit)
+    terms = [t(options, batch) for t in method.losses]
+    selector = SELECTORS[options.select](batch)
+    opt = torch.optim.Adam(fit.params, lr=options.lr)
+    # Linear warm-up: iteration k (from 0) uses lr * (k + 1) / lr_warmup. Adam's first updates
+    # are about lr in every weight whatever the gradient; a pretrained network loses its start.
+    warm = options.lr_warmup
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda j: min(1.0, (j + 1) / warm)) if warm > 1 else None
+    n_iter, B = options.num_iter, batch.B
+    hist = {k: np.full((n_iter, B), np.nan, np.float32) for k in ("loss", *HISTORY_TERMS, "seconds")}
+    scale = batch.scale[:, None, None]
+    t0, interrupted, n_done = time.perf_counter(), False, 0
+    bar = tqdm(total=n_iter, disable=not options.progress, leave=False, dynamic_ncols=True,
+               desc=f"{method.name} slice{'s' if B > 1 else ''} {_ranges(slice_ids)}")
+    try:
+        for k in range(n_iter):
+            fit.k = k
+            for hook in hooks:
+                hook.before_step(fit, k)
+            fit.x = fit.forward(fit.z)
+            values = {t.name: t.value(fit) for t in terms}
+            loss = values[terms[0].name]
+            for t in terms[1:]:
+                loss = loss + t.weight * values[t.name]
+            opt.zero_grad(set_to_none=True)
+            loss.sum().backward()
+            if options.clip_grad > 0:
+                norms = net.per_model_grad_norm(fit.params)
+                net.scale_grads(fit.params, torch.clamp(options.clip_grad / (norms + 1e-12), max=1.0))
+            opt.step()
+            if sched is not None:
+                sched.step()
+            lv = loss.detach()
+            hist["loss"][k] = lv.cpu().numpy()
+            for key in HISTORY_TERMS:
+                hist[key][k] = values[key].detach().cpu().numpy() if key in values else 0.0
+            with torch.no_grad():
+                selector.update(k, fit.x.detach(), lv, hist)
+            hist["seconds"][k] = time.perf_counter() - t0
+            n_done = k + 1
+            if options.callback is not None and (k % options.callback_every == 0 or k == n_iter - 1):
+                _report(options, fit, selector, hist, scale)
+            if k % 10 == 0 or k == n_iter - 1:
+                bar.set_postfix(loss=f"{float(lv.mean()):.3e}", refresh=False)
+            bar.update(1)
+    except KeyboardInterrupt:
+        interrupted = True
+        log.warning("interrupted at iteration %d: returning the %s image so far", fit.k, options.select)
+    finally:
+        bar.close()
+    selector.finish(fit, interrupted)
+    return {
+        "images": (selector.image * scale).cpu().numpy().astype(np.float32),
+        "history": {key: v[:n_done] for key, v in hist.items()},
+        "iteration": selector.iteration,
+        "scale": batch.scale.cpu().numpy(),
+        "interrupted": interrupted,
+    }

@@ -1,0 +1,168 @@
+"""The problem a fit solves: validated sinograms, one geometry and seed per slice, and the data of
+a batch of slices on the compute device (scaled measurement, FBP, network input)."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+
+from tomopy_dip.options import Options
+from tomopy_dip.physics.fbp import fbp
+from tomopy_dip.physics.geometry import Geometry, check_center, default_center
+from tomopy_dip.physics.measurement import data_scale
+from tomopy_dip.physics.projector import RayTransform, get_operator
+
+__all__ = ["check_sinograms", "slice_centers", "slice_geometries", "slice_seed", "SliceBatch"]
+
+
+def check_sinograms(tomo: Any, theta: Any, name: str = "tomo") -> tuple[np.ndarray, np.ndarray, bool]:
+    """Validate sinograms ``(nslices, nproj, ndet)`` or ``(nproj, ndet)`` and angles.
+
+    Returns float32 sinograms (3-D, a copy only when needed: never written), float64 angles and
+    whether the input was 2-D.
+    """
+    if isinstance(tomo, torch.Tensor):
+        tomo = tomo.detach().cpu().numpy()
+    arr = np.asarray(tomo)
+    if arr.dtype.kind not in "fiu" or arr.dtype == np.bool_:
+        raise TypeError(f"{name} must be a real numeric array, got dtype {arr.dtype}")
+    if arr.ndim not in (2, 3):
+        raise ValueError(
+            f"{name} must be 3-D (nslices, nproj, ndet) or 2-D (nproj, ndet), got shape {arr.shape}"
+        )
+    two_d = arr.ndim == 2
+    if two_d:
+        arr = arr[None]
+    if min(arr.shape) < 1 or arr.shape[2] < 2:
+        raise ValueError(f"{name} must have at least one angle and two detector pixels, got shape {arr.shape}")
+    arr = np.asarray(arr, dtype=np.float32)
+    if not np.all(np.isfinite(arr)):
+        bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
+        raise ValueError(f"{name} contains {bad} non-finite values (NaN or inf); clean them first")
+    th = theta.cpu().numpy() if isinstance(theta, torch.Tensor) else theta
+    th = np.asarray(th, dtype=np.float64)
+    if th.ndim != 1:
+        raise ValueError(f"theta must be 1-D (nproj,) in radians, got shape {th.shape}")
+    if th.size != arr.shape[1]:
+        raise ValueError(
+            f"theta has {th.size} angles but {name} has {arr.shape[1]} projections (axis -2)"
+        )
+    if not np.all(np.isfinite(th)):
+        raise ValueError("theta contains non-finite values")
+    return arr, th, two_d
+
+
+def slice_centers(center: Any, nslices: int, ndet: int, beam: str) -> np.ndarray:
+    """One rotation centre per slice: ``center`` broadcast and checked, or the default."""
+    if center is None:
+        return np.full(nslices, default_center(ndet, beam))
+    try:
+        c = np.asarray(center, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError):
+        raise TypeError(f"center must be a number or one number per slice, got {center!r}") from None
+    if c.size == 1:
+        c = np.full(nslices, c[0])
+    if c.size != nslices:
+        raise ValueError(f"center must be a scalar or have one value per slice ({nslices}), got {c.size}")
+    for v in c:
+        check_center(v, ndet)
+    return c
+
+
+def slice_geometries(theta: np.ndarray, ndet: int, centers: np.ndarray, options: Options) -> list[Geometry]:
+    """One :class:`Geometry` per slice (identical ones are the same object)."""
+    cache: dict[float, Geometry] = {}
+    out = []
+    for c in centers:
+        c = float(c)
+        if c not in cache:
+            cache[c] = Geometry(theta, ndet, center=c, **options.geometry_keywords())
+        out.append(cache[c])
+    return out
+
+
+def slice_seed(seed: int, sino: np.ndarray, geometry: Geometry) -> int:
+    """Seed of a slice from ``seed`` and the slice's own data (float32, as TomoPy passes it),
+    so that a slice's initialisation does not depend on the other slices of its call."""
+    h = hashlib.blake2b(digest_size=8)
+    h.update(str(seed).encode())
+    h.update(np.ascontiguousarray(sino, dtype=np.float32).tobytes())
+    h.update(geometry.theta.astype(np.float32).tobytes())
+    h.update(repr((float(np.float32(geometry.center)), geometry.shape_image, geometry.beam)).encode())
+    return int.from_bytes(h.digest(), "little") & ((1 << 63) - 1)
+
+
+class SliceBatch:
+    """A batch of slices on the compute device, at unit data scale.
+
+    Attributes
+    ----------
+    y : torch.Tensor
+        Measurement divided by the data scale, ``(B, nproj, ndet)``.
+    fbp : torch.Tensor
+        FBP of ``y``, ``(B, nx, ny)``.
+    scale : torch.Tensor
+        The data scale ``s`` per slice (:func:`tomopy_dip.physics.measurement.data_scale`).
+    groups : list of (RayTransform, index tensor)
+        Slices that share one operator.
+    n : int
+        ``sqrt(num_gridx * num_gridy)`` of the output grid.
+    """
+
+    def __init__(self, sino: np.ndarray, geoms: Sequence[Geometry], options: Options):
+        dev = options.device
+        self.geoms = list(geoms)
+        self.B = len(geoms)
+        y = torch.from_numpy(np.ascontiguousarray(sino)).to(dev)
+        self.groups: list[tuple[RayTransform, torch.Tensor]] = []
+        for g in dict.fromkeys(self.geoms):
+            idx = torch.tensor([i for i, gi in enumerate(self.geoms) if gi is g], device=dev)
+            self.groups.append((get_operator(g, options.backend, options.memory_limit), idx))
+        rec = torch.empty((self.B, *self.geoms[0].shape_image), device=dev)
+        for op, idx in self.groups:
+            rec[idx] = fbp(y[idx], op, options.filter_name)
+        s = data_scale(rec)
+        self.scale = s
+        self.y = y / s[:, None, None]
+        self.fbp = rec / s[:, None, None]
+        self.n = self.geoms[0].size
+        self.device = dev
+
+    def operator_norms(self) -> torch.Tensor:
+        """``||A||_2`` of each slice's operator, ``(B,)``."""
+        out = torch.empty(self.B, device=self.y.device)
+        for op, idx in self.groups:
+            out[idx] = op.norm()
+        return out
+
+    def project(self, x: torch.Tensor) -> torch.Tensor:
+        """Forward-project a batch, each slice with its own operator."""
+        if len(self.groups) == 1:
+            return self.groups[0][0](x)
+        out = x.new_zeros((x.shape[0], *self.y.shape[1:]))
+        for op, idx in self.groups:
+            out = out.index_copy(0, idx, op(x[idx]))
+        return out
+
+    def backproject(self, y: torch.Tensor) -> torch.Tensor:
+        """Adjoint of :meth:`project`."""
+        out = torch.empty_like(self.fbp)
+        for op, idx in self.groups:
+            out[idx] = op.adjoint(y[idx])
+        return out
+
+    def network_input(self, kind: str, generators: Sequence[torch.Generator]) -> torch.Tensor:
+        """The network input ``(1, B, nx, ny)``: ``"fbp"``, ``"backprojection"`` (normalised by
+        its 99.9th percentile) or ``"noise"`` (``0.1 N(0, 1)`` from each slice's generator)."""
+        if kind == "fbp":
+            return self.fbp.unsqueeze(0).clone()
+        if kind == "backprojection":
+            bp = self.backproject(self.y)
+            q = torch.quantile(bp.reshape(self.B, -1).abs(), 0.999, dim=1).clamp_min(1e-12)
+            return (bp / q[:, None, None]).unsqueeze(0)
+        shape = self.geoms[0].shape_image
+        z = torch.stack([0.1 * torch.randn(shape, generator=g) for g in generators])
+        return z.unsqueeze(0).to(self.device)
