@@ -1,11 +1,10 @@
-"""Produce the pretrained EDIP checkpoints shipped with tomopy-dip, and register them.
+"""Produce the pretrained EDIP checkpoints shipped with tomopy-dip.
 
 Usage (from the repository root)::
 
     python benchmarks/pretrain_checkpoints.py measure            # seconds per step, projected hours
     python benchmarks/pretrain_checkpoints.py parallel --threads 1   # 4000 steps x 8 at 128²
     python benchmarks/pretrain_checkpoints.py htc --threads 1        # 1500 steps x 4 at 256²
-    python benchmarks/pretrain_checkpoints.py register           # copy into the package, write the registry
 
 Measured here with ``--threads 1`` (figures in ``benchmarks/README.md``): parallel 0.73 s/step,
 0.80 h; HTC 1.7-3.4 s/step depending on what else ran. ``measure`` projects a run's length from a few steps; ``--steps``
@@ -42,21 +41,16 @@ random ellipses at 5 % noise and pretraining's default GroupNorm over 4 groups
 (:data:`tomopy_dip.learning.pretraining.PRETRAIN_NORM_GROUPS`). Options given on the command line override
 a run's. A run is
 resumable: interrupt it (Ctrl-C) and start the same command again. Work files (periodic
-checkpoints, the resume state) go to ``benchmarks/results/pretrain/``; ``register`` copies the
-best checkpoint of each run into ``tomopy_dip/checkpoints/`` and rewrites
-``tomopy_dip/checkpoints/_registry.py`` (SHA-256, size, geometry summary), then prints the figures
-(command, steps, seconds, validation PSNR against the FBP's) for the documentation.
+checkpoints, the resume state) go to ``benchmarks/results/pretrain/``. A release registers the
+best checkpoint of each run (``RUNS``) in the package with ``python tools/register_checkpoint.py``.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
-import pprint
 import shlex
-import shutil
 import sys
 import time
 from dataclasses import replace
@@ -71,10 +65,8 @@ if str(REPO) not in sys.path:
 import torch  # noqa: E402
 
 import tomopy_dip  # noqa: E402
-from tomopy_dip.learning import checkpoints as ck  # noqa: E402
 
 WORK = REPO / "benchmarks" / "results" / "pretrain"
-PACKAGE = Path(ck.__file__).parent
 
 RUNS = {
     "parallel": {
@@ -200,34 +192,10 @@ def measure(args: argparse.Namespace) -> None:
             print(f"  {family}: {gen * 1e3:.1f} ms per phantom = {gen * b / per:.1%} of a step")
 
 
-def register(args: argparse.Namespace) -> None:
-    entries = []
-    for kind, run in RUNS.items():
-        src = Path(args.work) / kind / run["file"]
-        dst = Path(args.package) / run["file"]
-        if src.is_file():
-            shutil.copyfile(src, dst)
-        if not dst.is_file():
-            print(f"{kind}: no checkpoint ({src} missing); skipped")
-            continue
-        entry = ck.entry_dict(dst, run["name"], run["description"])
-        entries.append(entry)
-        tr = ck.read_metadata(dst)["training"]
-        print(f"| {run['name']} | {entry['geometry']['beam']} | {tr['steps']} steps x {tr['batch_size']} | "
-              f"{tr['seconds'] / 3600:.2f} h | val PSNR {tr['val_psnr']:.2f} dB (FBP {tr['val_psnr_fbp']:.2f}) "
-              f"| {entry['size'] / 1e6:.1f} MB |\n  command: {ck.read_metadata(dst)['command']}")
-    text = (PACKAGE / "_registry.py").read_text()
-    head = text[: text.index("ENTRIES =")]
-    body = "ENTRIES = " + pprint.pformat(json.loads(json.dumps(entries)), width=100, sort_dicts=True) + "\n"
-    target = Path(args.package) / "_registry.py"
-    target.write_text(head + body)
-    print(f"wrote {target} with {len(entries)} entries")
-
-
 def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("what", choices=("measure", "parallel", "htc", "register"))
+    p.add_argument("what", choices=("measure", "parallel", "htc"))
     p.add_argument("--steps", type=int, help="override the run's number of steps")
     p.add_argument("--batch-size", type=int)
     p.add_argument("--size", type=int, help="override the image size (parallel 128, htc 256)")
@@ -252,12 +220,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--restart", action="store_true", help="ignore a saved state and start over")
     p.add_argument("--measure-steps", type=int, default=3)
     p.add_argument("--work", default=str(WORK), help="where runs write (default benchmarks/results/pretrain)")
-    p.add_argument("--package", default=str(PACKAGE), help="where register puts files and _registry.py")
     args = p.parse_args(argv)
     if args.what == "measure":
         measure(args)
-    elif args.what == "register":
-        register(args)
     else:
         train(args.what, args)
 

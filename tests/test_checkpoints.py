@@ -17,6 +17,8 @@ import torch
 
 import tomopy_dip
 import tomopy_dip.learning.checkpoints as ck
+import tomopy_dip.learning.checkpoints.registry as ck_registry
+from tomopy_dip.cli.checkpoints import add_cli
 from tomopy_dip.data import registry as registry
 from tomopy_dip.physics.geometry import Geometry
 from tomopy_dip.networks import UNet, UNetConfig
@@ -203,7 +205,7 @@ def test_mirror_directory_and_registered_names(tiny, cache, tmp_path, monkeypatc
     entry = ck.CheckpointEntry(_entry("http://127.0.0.1:9/unreachable", tiny),
                                ck.read_metadata(tiny)["geometry"], ck.read_metadata(tiny)["serves"],
                                ck.read_metadata(tiny)["network"])
-    monkeypatch.setattr(ck, "CHECKPOINTS", {"t": entry})
+    monkeypatch.setattr(ck_registry, "CHECKPOINTS", {"t": entry})
     assert ck.fetch_checkpoint("t") == mirror / "checkpoints" / "t.safetensors"
     c = ck.load_checkpoint("t")
     assert c.name == "t" and c.label == "t"
@@ -235,7 +237,7 @@ def _register(monkeypatch, tmp_path, specs):
         remote = RemoteFile(name, "http://127.0.0.1:9/x", "0" * 64, f"{name}.safetensors")
         entries[name] = ck.CheckpointEntry(remote, summary, serves or ck.default_serves(summary),
                                            UNetConfig(**TINY).to_dict())
-    monkeypatch.setattr(ck, "CHECKPOINTS", entries)
+    monkeypatch.setattr(ck_registry, "CHECKPOINTS", entries)
 
 
 def _fan(n, size, so=500.0, od=200.0, ndet=None, spacing=1.0):
@@ -279,8 +281,8 @@ def test_resolve_warns_on_poor_match_and_checks_compatibility(tiny, monkeypatch,
     meta = ck.read_metadata(tiny)
     entry = ck.CheckpointEntry(RemoteFile("t", "http://127.0.0.1:9/x", registry.sha256(tiny), "t.safetensors"),
                                meta["geometry"], meta["serves"], meta["network"])
-    monkeypatch.setattr(ck, "CHECKPOINTS", {"t": entry})
-    monkeypatch.setattr(ck, "fetch_checkpoint", lambda name, progress=False: tiny)
+    monkeypatch.setattr(ck_registry, "CHECKPOINTS", {"t": entry})
+    monkeypatch.setattr(ck_registry, "fetch_checkpoint", lambda name, progress=False: tiny)
     with warnings.catch_warnings():
         warnings.simplefilter("error", ck.CheckpointMatchWarning)
         assert ck.resolve_checkpoint(None, _par(24, 24)).name == "t"  # good match: silent
@@ -297,13 +299,13 @@ def test_resolve_warns_on_poor_match_and_checks_compatibility(tiny, monkeypatch,
 # ---------------------------------------------------------------------------- command line
 def test_command_line(tiny, monkeypatch, capsys):
     parser = argparse.ArgumentParser(prog="tomopy-dip")
-    ck.add_cli(parser.add_subparsers(dest="command"))
+    add_cli(parser.add_subparsers(dest="command"))
     meta = ck.read_metadata(tiny)
     entry = ck.CheckpointEntry(RemoteFile("t", "http://127.0.0.1:9/x", registry.sha256(tiny), "t.safetensors",
                                           size=tiny.stat().st_size, description="tiny test"),
                                meta["geometry"], meta["serves"], meta["network"], meta["training"])
-    monkeypatch.setattr(ck, "CHECKPOINTS", {"t": entry})
-    monkeypatch.setattr(ck, "fetch", lambda e, progress=False: tiny)
+    monkeypatch.setattr(ck_registry, "CHECKPOINTS", {"t": entry})
+    monkeypatch.setattr(ck_registry, "fetch", lambda e, progress=False: tiny)
 
     def run(*argv):
         args = parser.parse_args(list(argv))

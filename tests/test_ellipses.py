@@ -11,6 +11,7 @@ from tomopy_dip.learning.phantoms import (
     DISTRIBUTIONS, HOLED_DISC, ellipse_parameters, ellipses_batch, random_ellipses, random_ellipsoids,
     random_holed_disc, random_phantom, rasterize, sample_rng,
 )
+from tomopy_dip.learning.phantoms.holed_disc import _holed_disc_parameters
 
 
 def _brute_force(params: dict, shape: tuple, ball: float | None = None) -> np.ndarray:
@@ -120,7 +121,7 @@ def test_holed_discs_are_one_material_with_holes():
         material = inside[inside > hole_max]
         assert material.min() >= 1 - HOLED_DISC["cupping"][1] - 1e-6           # one material, cupped
         hole_fractions.append(holes.size / inside.size)
-        styles.add(__import__("tomopy_dip.learning.phantoms", fromlist=["_"])._holed_disc_parameters(sample_rng(4, i))["style"])
+        styles.add(_holed_disc_parameters(sample_rng(4, i))["style"])
     assert styles == set(HOLED_DISC["styles"])
     assert 0.02 < np.median(hole_fractions) < 0.6
     assert (random_holed_disc(n, 11) == random_holed_disc(n, 11)).all()

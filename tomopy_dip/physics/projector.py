@@ -21,12 +21,12 @@ import logging
 import os
 import threading
 import warnings
-from collections import OrderedDict
 
 import numpy as np
 import torch
 
 from tomopy_dip.physics.geometry import Geometry
+from tomopy_dip.utils import LRUCache
 
 __all__ = ["RayTransform", "get_operator", "estimate_matrix_bytes", "DEFAULT_MEMORY_LIMIT"]
 
@@ -210,6 +210,7 @@ class RayTransform:
     --------
     >>> import numpy as np, torch
     >>> from tomopy_dip.physics.geometry import Geometry
+from tomopy_dip.utils import LRUCache
     >>> op = RayTransform(Geometry(np.linspace(0, np.pi, 30, endpoint=False), ndet=32))
     >>> op(torch.ones(2, 32, 32)).shape
     torch.Size([2, 30, 32])
@@ -299,21 +300,10 @@ class RayTransform:
         return f"RayTransform({self.geometry!r}, backend={self.backend!r})"
 
 
-_CACHE: "OrderedDict[tuple, RayTransform]" = OrderedDict()
-_CACHE_LOCK = threading.Lock()
-_CACHE_SIZE = 8
+_CACHE: LRUCache[RayTransform] = LRUCache(8)
 
 
 def get_operator(geometry: Geometry, backend: str = "auto", memory_limit: int | None = None) -> RayTransform:
     """Return the shared :class:`RayTransform` for ``geometry`` (built on first use)."""
-    key = (geometry.key, backend, memory_limit)
-    with _CACHE_LOCK:
-        op = _CACHE.get(key)
-        if op is not None:
-            _CACHE.move_to_end(key)
-            return op
-        op = RayTransform(geometry, backend=backend, memory_limit=memory_limit)
-        _CACHE[key] = op
-        while len(_CACHE) > _CACHE_SIZE:
-            _CACHE.popitem(last=False)
-        return op
+    return _CACHE.get((geometry.key, backend, memory_limit),
+                      lambda: RayTransform(geometry, backend=backend, memory_limit=memory_limit))

@@ -1,0 +1,197 @@
+"""Which checkpoint serves which data: geometry summaries, the match score, the automatic choice.
+
+:func:`choose_checkpoint` keeps the registered checkpoints of the data's beam type and ranks them
+by geometry similarity, all in relative terms: number of views against the view counts served,
+image size, angular span, and for fan beam the source and detector distances and the detector's
+field of view relative to the image width. A poor best match (any of these outside what the
+checkpoint serves) is returned with the reasons, and :func:`resolve_checkpoint` warns with
+:class:`CheckpointMatchWarning` naming it.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import warnings
+from typing import Any, Mapping
+
+import numpy as np
+
+from tomopy_dip.learning.checkpoints import registry
+from tomopy_dip.learning.checkpoints.format import Checkpoint, load_checkpoint
+from tomopy_dip.physics.geometry import Geometry
+
+__all__ = ["CheckpointMatchWarning", "scan_arc", "geometry_summary", "default_serves", "match_geometry",
+           "choose_checkpoint", "check_compatible", "resolve_checkpoint"]
+
+log = logging.getLogger(__name__)
+
+
+class CheckpointMatchWarning(UserWarning):
+    """The automatically chosen checkpoint was trained for a rather different geometry."""
+
+
+def scan_arc(theta: np.ndarray) -> float:
+    """Angular span of a scan of evenly spaced angles: ``nproj * step`` (e.g. pi for 180°)."""
+    th = np.asarray(theta, dtype=np.float64).reshape(-1)
+    if th.size < 2:
+        return 0.0
+    span = float(np.ptp(th))
+    return span * th.size / (th.size - 1)
+
+
+def geometry_summary(geometry: Geometry, views: list[int] | None = None) -> dict:
+    """The JSON description of a training geometry stored in checkpoints.
+
+    :meth:`Geometry.describe` plus ``views`` (default: its own number of angles), ``arc`` and
+    ``size`` (``sqrt(num_gridx * num_gridy)``).
+    """
+    d = geometry.describe()
+    d["views"] = sorted(int(v) for v in (views or [geometry.nproj]))
+    d["arc"] = scan_arc(geometry.theta)
+    d["size"] = geometry.size
+    return d
+
+
+def default_serves(summary: Mapping[str, Any]) -> dict:
+    """What a checkpoint serves when its trainer did not say: close to what it was trained on."""
+    views = summary["views"]
+    size = float(summary["size"])
+    return {"views": [int(math.floor(min(views) / 1.34)), int(math.ceil(max(views) * 1.34))],
+            "size": [int(math.floor(size / 1.5)), int(math.ceil(size * 1.5))]}
+
+
+def _ratio(a: float, b: float) -> float:
+    return abs(math.log(a / b)) if a > 0 and b > 0 else math.inf
+
+
+def match_geometry(trained: Mapping[str, Any], serves: Mapping[str, Any] | None,
+                   geometry: Geometry) -> tuple[float, list[str]]:
+    """How well a checkpoint trained for ``trained`` suits data of ``geometry``.
+
+    Parameters
+    ----------
+    trained : mapping
+        The checkpoint's ``geometry`` metadata (see :func:`geometry_summary`).
+    serves : mapping, optional
+        Its ``serves`` metadata (default: :func:`default_serves`).
+    geometry : Geometry
+        The data's geometry.
+
+    Returns
+    -------
+    score : float
+        Lower is better; ``inf`` when the beam types differ.
+    reasons : list of str
+        Why the match is poor (empty for a good match).
+    """
+    if trained.get("beam") != geometry.beam:
+        return math.inf, [f"it was trained for {trained.get('beam')} beam, the data are {geometry.beam} beam"]
+    serves = serves or default_serves(trained)
+    reasons: list[str] = []
+    score = 0.0
+    n = geometry.nproj
+    lo, hi = serves["views"]
+    views = trained.get("views") or [trained.get("nproj", n)]
+    score += 0.5 * min(_ratio(n, v) for v in views)
+    if not lo <= n <= hi:
+        reasons.append(f"the data have {n} views, it serves {lo}-{hi}")
+        score += 1.0 + min(_ratio(n, lo), _ratio(n, hi))
+    size = geometry.size
+    tsize = float(trained.get("size") or math.sqrt(trained["num_gridx"] * trained["num_gridy"]))
+    slo, shi = serves["size"]
+    score += 0.25 * _ratio(size, tsize)
+    if not slo <= size <= shi:
+        reasons.append(f"the image is {geometry.num_gridx}x{geometry.num_gridy}, it serves sizes {slo}-{shi}")
+        score += 1.0 + min(_ratio(size, slo), _ratio(size, shi))
+    arc, tarc = scan_arc(geometry.theta), float(trained.get("arc") or 0.0)
+    if n > 1 and tarc > 0:
+        r = _ratio(arc, tarc)
+        score += r
+        if r > math.log(1.1):
+            reasons.append(f"the scan spans {math.degrees(arc):.0f}°, it was trained on "
+                           f"{math.degrees(tarc):.0f}°")
+    checks = []
+    if geometry.beam == "fanflat":
+        checks += [("source-origin distance", geometry.source_origin / size,
+                    trained["source_origin"] / tsize, 1.15),
+                   ("origin-detector distance", geometry.origin_detector / size,
+                    trained["origin_detector"] / tsize, 1.15)]
+        tmag = (trained["source_origin"] + trained["origin_detector"]) / trained["source_origin"]
+    else:
+        tmag = 1.0
+    fov = geometry.ndet * geometry.spacing_at_axis / size
+    tfov = trained["ndet"] * trained["detector_spacing"] / tmag / tsize
+    checks.append(("detector width", fov, tfov, 1.25))
+    for what, a, b, tol in checks:
+        r = _ratio(a, b)
+        score += r
+        if r > math.log(tol):
+            reasons.append(f"the {what} relative to the image is {a:.3g}, it was trained on {b:.3g}")
+    return score, reasons
+
+
+def choose_checkpoint(geometry: Geometry) -> tuple[str, list[str]]:
+    """The registered checkpoint that best matches ``geometry``, and why its match is poor.
+
+    Raises
+    ------
+    ValueError
+        When no registered checkpoint has the data's beam type.
+    """
+    ranked = []
+    for name, e in registry.CHECKPOINTS.items():
+        score, reasons = match_geometry(e.geometry, e.serves, geometry)
+        if math.isfinite(score):
+            ranked.append((score, name, reasons))
+    if not ranked:
+        have = sorted({e.beam for e in registry.CHECKPOINTS.values()})
+        raise ValueError(
+            f"no registered checkpoint serves {geometry.beam}-beam data (registered beams: "
+            f"{', '.join(have) or 'none'}); pretrain one for this geometry with "
+            "tomopy_dip.pretrain(...) (or `tomopy-dip pretrain`) and pass checkpoint=<file>"
+        )
+    ranked.sort(key=lambda r: (r[0], r[1]))
+    _, name, reasons = ranked[0]
+    return name, reasons
+
+
+def check_compatible(ckpt: Checkpoint, geometry: Geometry) -> None:
+    """Raise :class:`ValueError` when ``ckpt`` cannot serve data of ``geometry``."""
+    trained = ckpt.geometry
+    if ckpt.config.in_channels != 1:
+        raise ValueError(
+            f"checkpoint {ckpt.label} expects {ckpt.config.in_channels} input channels; EDIP feeds "
+            "the network one channel (the FBP)"
+        )
+    if trained.get("beam") != geometry.beam:
+        raise ValueError(
+            f"checkpoint {ckpt.label} was trained for {trained.get('beam')}-beam data but the data "
+            f"are {geometry.beam}-beam; choose a {geometry.beam}-beam checkpoint or pretrain one "
+            "for this geometry (tomopy_dip.pretrain)"
+        )
+
+
+def resolve_checkpoint(checkpoint: "str | os.PathLike | Checkpoint | None", geometry: Geometry) -> Checkpoint:
+    """The checkpoint EDIP starts from: the one given, or the best registered one for ``geometry``.
+
+    Warns with :class:`CheckpointMatchWarning` when the automatic choice matches poorly; raises
+    :class:`ValueError` when the checkpoint cannot serve the data (see :func:`check_compatible`).
+    """
+    if checkpoint is None:
+        name, reasons = choose_checkpoint(geometry)
+        ckpt = load_checkpoint(name)
+        if reasons:
+            warnings.warn(
+                f"tomopy-dip chose checkpoint {name!r}, a poor match for these data: "
+                f"{'; '.join(reasons)}. Pretrain one for this geometry (tomopy_dip.pretrain) "
+                "and pass checkpoint=<file> for a better start.",
+                CheckpointMatchWarning, stacklevel=3,
+            )
+        else:
+            log.info("using checkpoint %s", name)
+    else:
+        ckpt = load_checkpoint(checkpoint)
+    check_compatible(ckpt, geometry)
+    return ckpt
