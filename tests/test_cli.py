@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import socket
 import sys
 from pathlib import Path
@@ -14,7 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _pipeline_helpers import TINY_NET, pipeline_env, require_tooth, run_cli  # noqa: E402,F401
 
 from tomopy_dip import cli  # noqa: E402
-from tomopy_dip.data.exchange import read_history_csv, read_tiff_stack  # noqa: E402
+from tomopy_dip.data.files import read_history_csv, read_tiff_stack  # noqa: E402
 
 h5py = pytest.importorskip("h5py")
 
@@ -34,6 +35,11 @@ def _one_error_line(err: str) -> str:
 
 
 # ---------------------------------------------------------------------------- help and usage
+#: Sub-commands each help page lists.
+_SUBCOMMANDS = {(): ("recon", "demo", "datasets", "checkpoints"), ("datasets",): ("list", "fetch", "info"),
+                ("checkpoints",): ("list", "fetch", "info")}
+
+
 @pytest.mark.parametrize("argv", [
     ["--help"], ["recon", "--help"], ["demo", "--help"], ["datasets", "--help"],
     ["datasets", "list", "--help"], ["datasets", "fetch", "--help"], ["datasets", "info", "--help"],
@@ -42,6 +48,17 @@ def _one_error_line(err: str) -> str:
 def test_help_everywhere(capsys, argv):
     code, out, _ = _main(capsys, *argv)
     assert code == 0 and out.strip()
+    if argv == ["--version"]:
+        from tomopy_dip import __version__
+
+        assert out.strip() == f"tomopy-dip {__version__}"
+        return
+    # the help of the command that was asked for: its usage line, its options, its sub-commands
+    words = argv[:-1]
+    assert out.startswith(" ".join(["usage: tomopy-dip", *words, "[-h]"])), out[:300]
+    assert "-h, --help" in out
+    for sub in _SUBCOMMANDS.get(tuple(words), ()):
+        assert re.search(rf"^\s+{sub}\s", out, re.M), (sub, out)
 
 
 def test_recon_help_lists_runtime_algorithms_and_keywords(capsys):
@@ -91,13 +108,41 @@ def test_bad_keywords_are_usage_errors(capsys, tmp_path, extra, pattern):
 
 
 def test_set_parses_python_literals():
-    assert cli._key_value("channels=(8, 16)") == ("channels", (8, 16))
-    assert cli._key_value("memory-limit=2e9") == ("memory_limit", 2e9)
-    assert cli._key_value("out_activation=sigmoid") == ("out_activation", "sigmoid")
-    assert cli._key_value("source_origin=None") == ("source_origin", None)
-    assert cli._slice_arg("3") == (3, 4, None)
-    assert cli._slice_arg("::4") == (None, None, 4)
-    assert cli._slice_arg("0:2") == (0, 2, None)
+    from tomopy_dip.cli.common import _key_value, _slice_arg
+
+    assert _key_value("channels=(8, 16)") == ("channels", (8, 16))
+    assert _key_value("memory-limit=2e9") == ("memory_limit", 2e9)
+    assert _key_value("out_activation=sigmoid") == ("out_activation", "sigmoid")
+    assert _key_value("source_origin=None") == ("source_origin", None)
+    assert _slice_arg("3") == (3, 4, None)
+    assert _slice_arg("::4") == (None, None, 4)
+    assert _slice_arg("0:2") == (0, 2, None)
+
+
+def _option_help(parser_help: str, flag: str) -> str:
+    """The help text of ``flag`` in a help page, on one line."""
+    m = re.search(rf"^  {re.escape(flag)} \S+\s+(.*?)(?=^  -)", parser_help, re.M | re.S)
+    assert m, (flag, parser_help)
+    return " ".join(m.group(1).split())
+
+
+def test_keyword_help_names_each_methods_default(capsys):
+    from tomopy_dip.methods import METHODS
+
+    _, out, _ = _main(capsys, "recon", "--help")
+    text = _option_help(out, "--lr")
+    assert text.startswith("Adam learning rate [") and text.endswith("]"), text
+    shown = {}  # method -> default, as the help groups them: "a, b: X; c: Y" or one value for all
+    for group in text[text.index("[") + 1:-1].split("; "):
+        names, _, value = group.rpartition(": ")
+        for name in (names.split(", ") if names else METHODS):
+            shown[name] = value
+    expected = {name: repr(m.defaults.get("lr", m.accepted["lr"].default)) for name, m in METHODS.items()}
+    assert shown == expected
+    # a method's own keyword lists only the methods that take it
+    inner = _option_help(out, "--inner-steps")
+    takers = [n for n, m in METHODS.items() if "inner_steps" in m.accepted]
+    assert inner.endswith("[" + ", ".join(takers) + f": {METHODS[takers[0]].accepted['inner_steps'].default}]"), inner
 
 
 # ---------------------------------------------------------------------------- bad input files
@@ -141,6 +186,60 @@ def test_debug_shows_traceback(capsys, tmp_path):
     assert code == 1 and "Traceback" in err and "tomopy-dip: error:" in err
 
 
+def _small_exchange_file(path, nproj=12, nrows=2, ndet=16):
+    rng = np.random.default_rng(0)
+    flat = np.full((2, nrows, ndet), 2.0, np.float32)
+    proj = (flat[0] * np.exp(-rng.uniform(0.1, 1.0, (nproj, nrows, ndet)))).astype(np.float32)
+    return _h5(path, exchange__data=proj, exchange__data_white=flat,
+               exchange__data_dark=np.zeros((2, nrows, ndet), np.float32),
+               exchange__theta=np.arange(nproj) * (180.0 / nproj))
+
+
+def test_method_registered_at_run_time_is_usable_by_name(capsys, tmp_path):
+    from tomopy_dip.methods import METHODS, Method, register_method
+
+    p = _small_exchange_file(tmp_path / "small.h5")
+    register_method(Method(name="dip_test_method", defaults={"num_iter": 2, "channels": (8, 8),
+                                                             "skip_channels": (0, 4), "lr": 1e-4}))
+    try:
+        _, out, _ = _main(capsys, "recon", "--help")
+        assert "dip_test_method" in out and "dip_test_method: 0.0001" in " ".join(out.split())
+        code, stdout, err = _main(capsys, "recon", str(p), "-a", "dip_test_method", "--center", "8",
+                                  "--threads", "1", "--out", str(tmp_path / "o"), "-q")
+    finally:
+        METHODS.pop("dip_test_method", None)
+    assert code == 0, err
+    summary = json.loads((tmp_path / "o" / "summary.json").read_text())
+    assert summary["algorithm"] == "dip_test_method" and summary["iterations_run"] == 2
+    assert summary["shape"] == [2, 16, 16]
+    assert stdout.startswith("tomopy-dip recon: dip_test_method on small.h5, 2 slice(s) (rows 0-1), 12 views")
+    assert "dip_test_method" not in METHODS
+
+
+def test_reconstruct_file_is_the_library_pipeline(tmp_path, caplog):
+    import logging
+
+    from tomopy_dip import reconstruct_file
+    from tomopy_dip.interfaces.pipeline import SettingError
+
+    p = _small_exchange_file(tmp_path / "small.h5", nrows=3)
+    with caplog.at_level(logging.INFO, logger="tomopy_dip.interfaces.pipeline"):
+        r = reconstruct_file(p, "dip", out=tmp_path / "o", slices=(0, 3, 2), center=7.5, downsample=2,
+                             progress=False, num_iter=2, channels=(8, 8), skip_channels=(0, 4))
+    steps = [rec.getMessage() for rec in caplog.records if rec.name == "tomopy_dip.interfaces.pipeline"]
+    assert [m.split(" ", 1)[0] for m in steps] == ["Read", "Pre-processing:", "Reconstructing"], steps
+    assert r.rows == [0, 2] and r.rows_text == "rows 0-2 (step 2)" and r.images.shape == (2, 8, 8)
+    assert r.center_text == "7.50 (given) -> 3.50 after binning x2" and r.iterations_run == 2
+    assert list(r.files) == ["recon.tiff", "recon.png", "history.csv", "convergence.png", "summary.json"]
+    assert json.loads(r.files["summary.json"].read_text())["keywords"] == {
+        "num_iter": 2, "channels": [8, 8], "skip_channels": [0, 4]}
+    np.testing.assert_array_equal(read_tiff_stack(r.files["recon.tiff"]), r.images)
+    with pytest.raises(SettingError, match="center_row=5 is outside the 3 selected rows"):
+        reconstruct_file(p, "dip", out=tmp_path / "o2", center_row=5, num_iter=1)
+    with pytest.raises(TypeError, match="bogus"):  # keywords are checked before the file is read
+        reconstruct_file(tmp_path / "absent.h5", "dip", bogus=1)
+
+
 def test_centre_off_detector_is_a_failure(capsys, tmp_path):
     p = _h5(tmp_path / "ok.h5", exchange__data=np.ones((4, 1, 8), np.float32),
             exchange__data_white=np.full((2, 1, 8), 2.0, np.float32),
@@ -150,6 +249,7 @@ def test_centre_off_detector_is_a_failure(capsys, tmp_path):
 
 
 # ---------------------------------------------------------------------------- the full path on tooth
+@pytest.mark.real_data
 def test_recon_tooth_full_cli(tmp_path, pipeline_env):
     tooth = require_tooth()
     out = tmp_path / "out"
@@ -173,6 +273,7 @@ def test_recon_tooth_full_cli(tmp_path, pipeline_env):
     assert "recon.tiff" in r.stdout and "time" in r.stdout and "iterations" in r.stdout
 
 
+@pytest.mark.real_data
 def test_recon_in_process_reader_and_keywords(capsys, tmp_path, pipeline_env):
     tooth = require_tooth()
     out = tmp_path / "o2"

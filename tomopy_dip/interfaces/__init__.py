@@ -1,0 +1,15 @@
+"""Ways into the package for its users, each built on :func:`tomopy_dip.reconstruct`.
+
+- :mod:`~tomopy_dip.interfaces.tomopy`: the methods as TomoPy algorithms
+  (:func:`make_algorithm`, :data:`ALGORITHMS`) and :func:`recon`, a stand-in for
+  ``tomopy.recon``.
+- :mod:`~tomopy_dip.interfaces.pipeline`: :func:`reconstruct_file`, from a Data Exchange file
+  to TIFF, figures and a summary on disk (the work of ``tomopy-dip recon``).
+- :mod:`~tomopy_dip.interfaces.demo`: the offline demo (``tomopy-dip demo``).
+- :mod:`~tomopy_dip.interfaces.plotting`: previews and convergence plots (matplotlib).
+"""
+
+from tomopy_dip.interfaces.pipeline import FileReconstruction, reconstruct_file
+from tomopy_dip.interfaces.tomopy import ALGORITHMS, make_algorithm, recon
+
+__all__ = ["reconstruct_file", "FileReconstruction", "make_algorithm", "recon", "ALGORITHMS"]

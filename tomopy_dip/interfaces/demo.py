@@ -98,9 +98,10 @@ def run_demo(out: str | os.PathLike = "tomopy-dip-demo", size: int | None = None
     from tomopy_dip.baselines import operator_for
     from tomopy_dip.fitting.engine import reconstruct
     from tomopy_dip.physics.fbp import fbp
-    from tomopy_dip.data.exchange import write_history_csv, write_tiff_stack
+    from tomopy_dip.data.files import write_history_csv, write_tiff_stack
     from tomopy_dip.metrics import psnr, ssim
-    from tomopy_dip.physics.measurement import shepp_logan, simulate
+    from tomopy_dip.learning.phantoms import shepp_logan
+    from tomopy_dip.physics.measurement import simulate
     from tomopy_dip.interfaces.plotting import plot_comparison, plot_convergence
 
     base = QUICK if quick else DEFAULTS

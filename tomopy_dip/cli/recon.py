@@ -1,0 +1,211 @@
+"""``tomopy-dip recon FILE``: parses, calls :func:`tomopy_dip.interfaces.pipeline.reconstruct_file`, prints.
+
+The algorithm-keyword options are generated from the keyword schema: every keyword of
+:data:`tomopy_dip.options.KEYWORDS` and of each registered method's
+:attr:`~tomopy_dip.methods.Method.keywords` that has a command-line parser gets its flag, and
+its help names the methods' defaults (read from :data:`tomopy_dip.methods.METHODS` when the
+parser is built). The other keywords are given as ``--set KEY=VALUE``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from tomopy_dip.cli.common import (EXIT_OK, PROG, Failure, UsageError, _add_common, _add_threads,
+                                   _algorithms, _center_arg, _Formatter, _key_value, _out,
+                                   _positive_int, _set_threads, _slice_arg)
+
+__all__ = ["add_cli", "keyword_options", "default_help"]
+
+#: Keywords the command line sets itself.
+_CONTROLLED = ("progress", "callback")
+#: Options of the command line that a keyword's flag may not take.
+_RESERVED = ("--debug", "--verbose", "--quiet", "--set")
+
+
+# ---------------------------------------------------------------------------- options from the schema
+def keyword_options() -> dict[str, Any]:
+    """The keywords with an option of their own (a ``parse``), by name: the shared ones, then
+    each registered method's own (the first declaration of a name wins)."""
+    from tomopy_dip.methods import METHODS
+    from tomopy_dip.options import KEYWORDS
+
+    found: dict[str, Any] = {}
+    for kw in [*KEYWORDS.values(), *(k for m in METHODS.values() for k in m.keywords)]:
+        if kw.parse is not None:
+            found.setdefault(kw.name, kw)
+    return found
+
+
+def _value_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, (tuple, list)):
+        return ",".join(map(str, value))
+    return repr(value) if isinstance(value, float) else str(value)
+
+
+def default_help(name: str) -> str:
+    """The defaults of keyword ``name`` by method, as the help shows them.
+
+    Methods sharing a default are grouped, in registry order: ``"[dip, tv_dip: 0.003; aseqdip,
+    edip, edip_fe: 0.001]"``; ``"[2000]"`` when every method takes the keyword with the same
+    default; ``""`` when the default is None for all (the help says what None means).
+
+    Examples
+    --------
+    >>> default_help("num_iter")
+    '[2000]'
+    >>> default_help("inner_steps")
+    '[aseqdip: 10]'
+    """
+    from tomopy_dip.methods import METHODS
+
+    groups: dict[str, list[str]] = {}
+    for m in METHODS.values():
+        if name in m.accepted:
+            groups.setdefault(_value_text(m.defaults.get(name, m.accepted[name].default)), []).append(m.name)
+    if not groups or list(groups) == ["None"]:
+        return ""
+    if len(groups) == 1 and sum(map(len, groups.values())) == len(METHODS):
+        return f"[{next(iter(groups))}]"
+    return "[" + "; ".join(f"{', '.join(names)}: {value}" for value, names in groups.items()) + "]"
+
+
+def _argparse_type(parse: Callable[[str], Any]) -> Callable[[str], Any]:
+    """``parse`` with its ValueError as argparse's usage error (builtins keep argparse's wording)."""
+    def read(text: str) -> Any:
+        try:
+            return parse(text)
+        except (TypeError, ValueError) as exc:
+            msg = f"invalid {parse.__name__} value: {text!r}" if isinstance(parse, type) else str(exc)
+            raise argparse.ArgumentTypeError(msg) from None
+    read.__name__ = getattr(parse, "__name__", "value")
+    return read
+
+
+def _add_keyword_options(group: argparse._ArgumentGroup) -> None:
+    for kw in keyword_options().values():
+        if kw.flag in _RESERVED:
+            continue
+        text = " ".join(filter(None, (kw.help, default_help(kw.name)))).replace("%", "%%")
+        try:
+            group.add_argument(kw.flag, dest=f"kw_{kw.name}", type=_argparse_type(kw.parse), default=None,
+                               metavar=kw.metavar, help=text)
+        except argparse.ArgumentError:  # a method keyword named like an option of recon: --set only
+            continue
+
+
+def add_cli(sub: "argparse._SubParsersAction") -> argparse.ArgumentParser:
+    """Add ``recon`` to the sub-commands (sets ``func``)."""
+    algos = _algorithms()
+    r = sub.add_parser(
+        "recon", formatter_class=_Formatter, help="reconstruct slices of a Data Exchange HDF5 file",
+        description="Read a Data Exchange (APS) HDF5 file, normalise with flats and darks, take "
+                    "-log, find or take the rotation centre, reconstruct the chosen slices and write "
+                    "recon.tiff (float32 stack), recon.png, history.csv, convergence.png and "
+                    "summary.json into --out.",
+        epilog="Any keyword of tomopy_dip.reconstruct without its own option can be given as "
+               "--set KEY=VALUE (a Python literal), e.g. --set memory_limit=2e9 --set "
+               "out_activation='sigmoid'. Centre convention: gridrec's (as tomopy.find_center).",
+    )
+    r.add_argument("file", metavar="FILE", help="Data Exchange HDF5 file (exchange/data, data_white, data_dark, theta)")
+    r.add_argument("-a", "--algorithm", required=True, choices=algos, metavar="ALGORITHM",
+                   help=f"one of: {', '.join(algos)}")
+    r.add_argument("--slices", type=_slice_arg, default=None, metavar="A:B",
+                   help="detector rows to reconstruct, START:STOP[:STEP] (STOP excluded) or one row "
+                        "[all rows]")
+    r.add_argument("--proj", type=_slice_arg, default=None, metavar="A:B:S",
+                   help="projections to use, e.g. ::4 for every 4th (sparse-view subset) [all]")
+    r.add_argument("--center", type=_center_arg, default="auto", metavar="C|auto",
+                   help="rotation centre in detector pixels of the file (gridrec convention), or "
+                        "'auto' to find it [auto]")
+    r.add_argument("--center-method", choices=("vo", "entropy"), default="vo",
+                   help="centre finder for --center auto: Vo's Fourier method (TomoPy's or ours) "
+                        "or TomoPy's entropy method (needs TomoPy) [vo]")
+    r.add_argument("--center-row", type=int, default=None, metavar="ROW",
+                   help="row (within the selected slices) used to find the centre [middle]")
+    r.add_argument("--downsample", type=_positive_int, default=1, metavar="K",
+                   help="bin K detector pixels into one (faster; the centre is scaled to "
+                        "(c - (K-1)/2) / K) [1]")
+    r.add_argument("--no-normalize", action="store_true",
+                   help="the data are already flat/dark corrected: skip normalisation")
+    r.add_argument("--no-minus-log", action="store_true", help="the data are already -log(I/I0)")
+    r.add_argument("--reader", choices=("auto", "dxchange", "h5py"), default="auto",
+                   help="file reader: dxchange when installed, else h5py [auto]")
+    r.add_argument("--exchange-rank", type=int, default=0, metavar="K",
+                   help="read group exchange{K} instead of exchange [0]")
+    r.add_argument("-o", "--out", default=None, metavar="DIR",
+                   help="output directory [./<file stem>-<algorithm>]")
+    _add_threads(r)
+    k = r.add_argument_group("algorithm keywords (see 'Choosing a method' in the docs)")
+    _add_keyword_options(k)
+    k.add_argument("--set", dest="kw_set", type=_key_value, action="append", default=[],
+                   metavar="KEY=VALUE", help="any other keyword of tomopy_dip.reconstruct (repeatable)")
+    _add_common(r)
+    r.set_defaults(func=_run)
+    return r
+
+
+# ---------------------------------------------------------------------------- the run
+def _collect_keywords(args: argparse.Namespace, method: Any) -> dict[str, Any]:
+    """The keywords given by their options and ``--set``, validated for ``method``."""
+    from tomopy_dip.options import parse_options
+
+    kw = {k[3:]: v for k, v in vars(args).items() if k.startswith("kw_") and k != "kw_set" and v is not None}
+    flags = {k: "--" + k.replace("_", "-") for k in kw}
+    for key, value in args.kw_set:
+        if key in _CONTROLLED:
+            raise UsageError(f"--set {key}=... is controlled by the command line (use --quiet)")
+        kw[key] = value
+    bad = [k for k in kw if k not in method.accepted]
+    if bad:
+        names = ", ".join(flags.get(k, f"--set {k}=...") for k in bad)
+        shown = [k for k in method.accepted if k not in (*_CONTROLLED, "callback_every")]
+        raise UsageError(f"{names} does not apply to --algorithm {method.name} "
+                         f"(its keywords: {', '.join(shown)})")
+    try:
+        parse_options({**kw, "device": kw.get("device", "cpu")}, method.accepted, method.defaults,
+                      f"--algorithm {method.name}")
+    except (TypeError, ValueError) as exc:
+        raise UsageError(str(exc)) from None
+    return kw
+
+
+def _run(args: argparse.Namespace) -> int:
+    from tomopy_dip.interfaces.pipeline import SettingError, reconstruct_file
+    from tomopy_dip.methods import get_method
+
+    quiet = args.quiet
+    kw = _collect_keywords(args, get_method(args.algorithm))
+    _set_threads(args.threads, quiet)
+    path = Path(args.file)
+    try:
+        r = reconstruct_file(
+            path, args.algorithm, out=args.out, slices=args.slices, proj=args.proj, center=args.center,
+            center_method=args.center_method, center_row=args.center_row, downsample=args.downsample,
+            normalize=not args.no_normalize, minus_log=not args.no_minus_log, reader=args.reader,
+            exchange_rank=args.exchange_rank, progress=not quiet, report=lambda msg: _out(msg, quiet), **kw)
+    except SettingError as exc:  # worded with the option's name
+        if exc.keyword == "center_row":
+            raise UsageError(exc.template.format(arg=f"--center-row {args.center_row}")) from None
+        raise Failure(exc.template.format(arg="--no-normalize")) from None
+
+    res, t = r.result, r.timings
+    ret = np.atleast_1d(res.iteration)
+    ret_txt = ", ".join(str(int(i)) for i in ret[:8]) + (", ..." if ret.size > 8 else "")
+    print(f"{PROG} recon: {args.algorithm} on {path.name}, {len(r.rows)} slice(s) ({r.rows_text}), "
+          f"{r.projections} views, {r.detector_pixels} detector pixels" + (" (interrupted)" if res.interrupted else ""))
+    print(f"  centre      {r.center_text}")
+    print(f"  iterations  {r.iterations_run} per slice (returned iterate: {ret_txt})")
+    print(f"  time        {t['total']:.1f} s (read {t['read']:.1f}, pre-process {t['preprocess']:.1f}, "
+          f"reconstruct {t['reconstruct']:.1f}, write {t['write']:.1f})")
+    print(f"  output      {r.out}")
+    for name in r.files:
+        extra = f"  ({' x '.join(map(str, r.images.shape))} float32)" if name == "recon.tiff" else ""
+        print(f"    {name}{extra}")
+    return EXIT_OK
