@@ -34,7 +34,8 @@ import numpy as np
 
 import tomopy_dip
 from tomopy_dip.metrics import psnr
-from tomopy_dip.physics.measurement import shepp_logan, simulate
+from tomopy_dip.learning.phantoms import shepp_logan
+from tomopy_dip.physics.measurement import simulate
 from tomopy_dip.interfaces.plotting import display_range, plot_psnr_curves
 
 log = logging.getLogger("pretrain_own_geometry")

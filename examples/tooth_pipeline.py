@@ -36,6 +36,7 @@ import numpy as np
 import tomopy_dip
 from tomopy_dip.data import datasets as datasets
 from tomopy_dip.data import exchange as tio
+from tomopy_dip.data.files import write_tiff_stack
 from tomopy_dip.data import preprocess as pp
 from tomopy_dip.interfaces.plotting import display_range
 
@@ -161,8 +162,8 @@ def main(argv: list[str] | None = None) -> int:
     t_d = time.perf_counter() - t0
 
     rec_g, rec_d = circ_mask(np.asarray(rec_g)), circ_mask(np.asarray(rec_d))
-    tio.write_tiff_stack(out / f"tooth_{method}.tiff", rec_d, metadata={"center": c, "method": method})
-    tio.write_tiff_stack(out / "tooth_gridrec.tiff", rec_g, metadata={"center": c, "method": g_label})
+    write_tiff_stack(out / f"tooth_{method}.tiff", rec_d, metadata={"center": c, "method": method})
+    write_tiff_stack(out / "tooth_gridrec.tiff", rec_g, metadata={"center": c, "method": g_label})
 
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure

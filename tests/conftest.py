@@ -3,8 +3,9 @@
 * Real data are looked up offline only: ``TOMOPY_DIP_MIRROR`` (if already set) or
   ``<repo>/../shared/data``; the download cache ``TOMOPY_DIP_CACHE`` points into a temporary
   directory, so no test ever downloads anything.
-* Markers: ``slow`` (tens of seconds), ``real_data`` (needs the shared data directory),
-  ``tomopy`` (needs a real TomoPy; skipped without it).
+* Markers (declared in ``pyproject.toml``): ``slow`` (tens of seconds), ``real_data`` (reads the
+  shared data directory; select them with ``-m real_data``), ``tomopy`` (needs a real TomoPy;
+  skipped without it).
 * torch runs single-threaded unless ``TOMOPY_DIP_TEST_THREADS=n`` says otherwise: the test
   problems are tiny, and on a shared 2-core machine two threads were measured 8x slower than
   one (oversubscription) while one thread costs little on an idle machine.
@@ -40,15 +41,6 @@ def data_dir() -> Path:
     """The offline data directory (may not exist)."""
     env = os.environ.get("TOMOPY_DIP_MIRROR")
     return Path(env) if env else DEFAULT_DATA
-
-
-def pytest_configure(config):
-    for line in (
-        "slow: takes tens of seconds (deselect with -m 'not slow')",
-        "real_data: needs the shared real data (TOMOPY_DIP_MIRROR or ../shared/data)",
-        "tomopy: needs a real TomoPy installation (skipped without it)",
-    ):
-        config.addinivalue_line("markers", line)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -11,7 +11,8 @@ from tomopy_dip.physics.fbp import fbp
 from tomopy_dip.physics.geometry import Geometry
 from tomopy_dip.metrics import psnr
 from tomopy_dip.networks import UNet
-from tomopy_dip.physics.measurement import shepp_logan, simulate
+from tomopy_dip.learning.phantoms import shepp_logan
+from tomopy_dip.physics.measurement import simulate
 from tomopy_dip.physics.projector import get_operator
 
 SMALL = dict(channels=(8, 8, 8), skip_channels=(4, 4, 4), progress=False)

@@ -146,6 +146,7 @@ def _need_mirror(env):
         pytest.skip("real data not available (../shared/data)")
 
 
+@pytest.mark.real_data
 def test_mirror_is_used_in_place(pipeline_env, capsys):
     _need_mirror(pipeline_env)
     p = datasets.get_path("tooth")
@@ -158,6 +159,7 @@ def test_mirror_is_used_in_place(pipeline_env, capsys):
     assert "mirror" in capsys.readouterr().out
 
 
+@pytest.mark.real_data
 def test_load_tooth(pipeline_env):
     _need_mirror(pipeline_env)
     d = datasets.load_tooth()
@@ -165,6 +167,7 @@ def test_load_tooth(pipeline_env):
     assert d["theta"].shape == (181,) and d["theta"].max() < np.pi
 
 
+@pytest.mark.real_data
 def test_load_htc2022_gives_algorithm_keywords(pipeline_env):
     _need_mirror(pipeline_env)
     from tomopy_dip.physics.geometry import Geometry
@@ -178,6 +181,7 @@ def test_load_htc2022_gives_algorithm_keywords(pipeline_env):
     assert geom.shape_image == (64, 64)
 
 
+@pytest.mark.real_data
 def test_load_fips_gel(pipeline_env):
     _need_mirror(pipeline_env)
     d = datasets.load_fips_gel(n_views=18)

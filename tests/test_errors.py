@@ -11,7 +11,8 @@ import pytest
 import torch
 
 import tomopy_dip
-from tomopy_dip.physics.measurement import shepp_logan, simulate
+from tomopy_dip.learning.phantoms import shepp_logan
+from tomopy_dip.physics.measurement import simulate
 
 N, NPROJ = 16, 10
 THETA = np.linspace(0, np.pi, NPROJ, endpoint=False)

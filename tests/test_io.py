@@ -12,6 +12,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _pipeline_helpers import ANSWERS, require_tooth  # noqa: E402
 
 from tomopy_dip.data import exchange as tio  # noqa: E402
+from tomopy_dip.data import files as tfiles  # noqa: E402
 from tomopy_dip.data import preprocess as pp  # noqa: E402
 
 h5py = pytest.importorskip("h5py")
@@ -32,6 +33,7 @@ def tooth_minus_log():
 
 
 # ---------------------------------------------------------------------------- readers
+@pytest.mark.real_data
 def test_h5py_reader_reads_tooth():
     d = tio.read_data_exchange(require_tooth(), backend="h5py")
     assert d.backend == "h5py"
@@ -41,6 +43,7 @@ def test_h5py_reader_reads_tooth():
     assert d.theta[0] == 0.0 and np.isclose(d.theta[-1], np.deg2rad(179.0055), atol=1e-6)
 
 
+@pytest.mark.real_data
 @pytest.mark.skipif(not tio.dxchange_available(), reason="dxchange not importable (bash .ci/install-dxchange.sh)")
 @pytest.mark.parametrize("reader", ["aps_32id", "dx"])
 @pytest.mark.parametrize("sel", [dict(), dict(sino=(0, 2)), dict(sino=(1, 2)), dict(proj=(0, None, 4), sino=(0, 1))])
@@ -54,6 +57,7 @@ def test_readers_agree_on_tooth(reader, sel):
         np.testing.assert_array_equal(x, y)
 
 
+@pytest.mark.real_data
 @pytest.mark.skipif(not tio.dxchange_available(), reason="dxchange not importable (bash .ci/install-dxchange.sh)")
 def test_matches_dxchange_itself():
     import dxchange
@@ -65,6 +69,7 @@ def test_matches_dxchange_itself():
         np.testing.assert_array_equal(x, y)
 
 
+@pytest.mark.real_data
 def test_read_aps_32id_proj_selects_angles_too():
     path = require_tooth()
     proj, flat, dark, theta = tio.read_aps_32id(path, proj=(10, 50, 2), sino=(1, 2), backend="h5py",
@@ -75,6 +80,7 @@ def test_read_aps_32id_proj_selects_angles_too():
 
 
 # ---------------------------------------------------------------------------- pre-processing
+@pytest.mark.real_data
 def test_normalize_and_minus_log_match_tomopy(answers):
     d = tio.read_data_exchange(require_tooth(), backend="h5py")
     np.testing.assert_array_equal(np.mean(d.flat, axis=0, dtype=np.float32)[0], answers["tooth_flat_mean0"])
@@ -99,6 +105,7 @@ def test_normalize_formula_edge_cases():
     assert ml[0] == 0 and np.isclose(ml[1], -1.0) and np.isinf(ml[2]) and np.isnan(ml[3])
 
 
+@pytest.mark.real_data
 @pytest.mark.skipif(not pp.tomopy_available(), reason="TomoPy not installed")
 def test_tomopy_backend_agrees_with_numpy():
     d = tio.read_data_exchange(require_tooth(), backend="h5py")
@@ -107,6 +114,7 @@ def test_tomopy_backend_agrees_with_numpy():
     np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.real_data
 def test_find_center_vo_on_tooth(answers, tooth_minus_log):
     ml, _ = tooth_minus_log
     c = pp.find_center_vo(ml, backend="numpy")
@@ -119,13 +127,15 @@ def test_find_center_vo_on_tooth(answers, tooth_minus_log):
 
 @pytest.mark.parametrize("center", [30.0, 34.5, 36.25])
 def test_find_center_vo_synthetic(center):
-    from tomopy_dip.physics.measurement import shepp_logan, simulate
+    from tomopy_dip.learning.phantoms import shepp_logan
+    from tomopy_dip.physics.measurement import simulate
 
     theta = np.linspace(0, np.pi, 180, endpoint=False)
     sino = simulate(shepp_logan(64), theta, center=center, ndet=72)
     assert abs(pp.find_center_vo(sino, backend="numpy") - center) <= 0.5
 
 
+@pytest.mark.real_data
 def test_find_center_entropy_needs_tomopy(tooth_minus_log):
     if pp.tomopy_available():
         pytest.skip("TomoPy installed")
@@ -147,27 +157,45 @@ def test_binning_and_centre_scaling(answers):
 # ---------------------------------------------------------------------------- writers
 def test_tiff_stack_roundtrip(tmp_path):
     imgs = np.random.default_rng(0).random((3, 20, 24)).astype(np.float64)
-    p = tio.write_tiff_stack(tmp_path / "sub" / "r.tiff", imgs, metadata={"center": np.float32(3.5), "rows": [1, 2, 3]})
-    back = tio.read_tiff_stack(p)
+    p = tfiles.write_tiff_stack(tmp_path / "sub" / "r.tiff", imgs,
+                                metadata={"center": np.float32(3.5), "rows": [1, 2, 3]})
+    back = tfiles.read_tiff_stack(p)
     assert back.dtype == np.float32 and back.shape == (3, 20, 24)
     np.testing.assert_array_equal(back, imgs.astype(np.float32))
-    one = tio.read_tiff_stack(tio.write_tiff_stack(tmp_path / "one.tiff", imgs[0]))
+    one = tfiles.read_tiff_stack(tfiles.write_tiff_stack(tmp_path / "one.tiff", imgs[0]))
     assert one.shape == (1, 20, 24)
     with pytest.raises(FileExistsError):
-        tio.write_tiff_stack(p, imgs, overwrite=False)
+        tfiles.write_tiff_stack(p, imgs, overwrite=False)
+
+
+def test_writers_are_atomic(tmp_path, monkeypatch):
+    """A write that fails half-way leaves the previous file and no temporary file behind."""
+    import tifffile
+
+    p = tfiles.write_tiff_stack(tmp_path / "r.tiff", np.zeros((1, 4, 4)))
+
+    def half_written(path, *args, **kwargs):
+        Path(path).write_bytes(b"II*\0 half")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(tifffile, "imwrite", half_written)
+    with pytest.raises(OSError, match="disk full"):
+        tfiles.write_tiff_stack(p, np.ones((1, 4, 4)))
+    np.testing.assert_array_equal(tfiles.read_tiff_stack(p), np.zeros((1, 4, 4)))
+    assert [f.name for f in tmp_path.iterdir()] == ["r.tiff"]
 
 
 def test_history_csv_roundtrip(tmp_path):
     hist = {"loss": np.array([[3.0, 4.0], [1.0, np.nan]]), "data": np.ones((2, 2)),
             "tv": np.zeros((2, 2)), "ae": np.zeros((2, 2)), "seconds": np.array([[0.1, 0.1], [0.2, 0.2]])}
-    p = tio.write_history_csv(tmp_path / "h.csv", hist, slices=[7, 9])
+    p = tfiles.write_history_csv(tmp_path / "h.csv", hist, slices=[7, 9])
     lines = p.read_text().splitlines()
     assert lines[0] == "iteration,slice,loss,data,tv,ae,seconds" and len(lines) == 5
-    back = tio.read_history_csv(p)
+    back = tfiles.read_history_csv(p)
     np.testing.assert_array_equal(back["slice"], [7, 9])
     np.testing.assert_allclose(back["loss"], hist["loss"])
     with pytest.raises(ValueError):
-        tio.write_history_csv(tmp_path / "x.csv", hist, slices=[1])
+        tfiles.write_history_csv(tmp_path / "x.csv", hist, slices=[1])
 
 
 def test_figures(tmp_path):

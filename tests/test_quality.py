@@ -22,7 +22,8 @@ import torch
 import tomopy_dip
 from tomopy_dip import Geometry, fbp, get_operator
 from tomopy_dip.metrics import psnr, ssim
-from tomopy_dip.physics.measurement import shepp_logan, simulate
+from tomopy_dip.learning.phantoms import shepp_logan
+from tomopy_dip.physics.measurement import simulate
 
 
 @pytest.mark.slow

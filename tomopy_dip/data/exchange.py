@@ -1,7 +1,5 @@
-"""Data in and data out: Data Exchange HDF5, TIFF stacks and iteration histories.
+"""Data Exchange HDF5 readers.
 
-Reading
--------
 :func:`read_data_exchange` (and the dxchange-shaped :func:`read_aps_32id`) read APS / Data
 Exchange HDF5 files: ``exchange/data`` (projections), ``exchange/data_white`` (flats),
 ``exchange/data_dark`` (darks) and ``exchange/theta`` (degrees in the file, radians here).
@@ -10,18 +8,12 @@ When the real dxchange is importable (Debian's ``python3-dxchange``, *not* PyPI'
 returns the same arrays, with dxchange's fallbacks (``/process/acquisition/...`` flat and dark
 values and rotation parameters; evenly spaced angles over 180° when the file has none).
 
-Writing
--------
-:func:`write_tiff_stack` writes 32-bit float TIFF stacks with :mod:`tifffile` (dxchange's
-writer calls a function that current tifffile no longer has); :func:`write_history_csv`
-writes the per-iteration history of :class:`tomopy_dip.Reconstruction`. Figures are in
-:mod:`tomopy_dip.interfaces.plotting`.
+TIFF stacks and iteration histories are written and read by :mod:`tomopy_dip.data.files`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import csv
 import importlib
 import io as _io
 import logging
@@ -29,24 +21,15 @@ import os
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterator
 
 import numpy as np
 
-__all__ = [
-    "DataFileError", "ExchangeData", "dxchange_available", "read_data_exchange", "read_aps_32id",
-    "write_tiff_stack", "read_tiff_stack", "write_history_csv", "read_history_csv",
-]
+from tomopy_dip.data._h5reader import DARK, DATA, THETA, WHITE, group, read_h5py
+
+__all__ = ["DataFileError", "ExchangeData", "dxchange_available", "read_data_exchange", "read_aps_32id"]
 
 log = logging.getLogger(__name__)
-
-#: Dataset names inside a Data Exchange group.
-_DATA, _WHITE, _DARK, _THETA = "data", "data_white", "data_dark", "theta"
-_FLAT_VALUE = "/process/acquisition/flat_fields/flat_field_value"
-_DARK_VALUE = "/process/acquisition/dark_fields/dark_field_value"
-_ROTATION = "/process/acquisition/rotation/"
-
-
 
 class DataFileError(ValueError):
     """An input file is missing, unreadable or not in the expected layout.
@@ -97,6 +80,25 @@ class ExchangeData:
 _DXCHANGE: Any = None
 
 
+@contextlib.contextmanager
+def _quiet_dxchange(level: int | None = None) -> Iterator[None]:
+    """dxchange without its printed notices and warnings, its logger at ``level`` meanwhile.
+
+    ``level=None``: CRITICAL unless this module logs at DEBUG.
+    """
+    dxlog = logging.getLogger("dxchange")
+    old = dxlog.level
+    if level is None:
+        level = old if log.isEnabledFor(logging.DEBUG) else max(old, logging.CRITICAL)
+    try:
+        dxlog.setLevel(level)
+        with contextlib.redirect_stdout(_io.StringIO()), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        dxlog.setLevel(old)
+
+
 def _import_dxchange() -> Any:
     """Import the real dxchange quietly, or return None.
 
@@ -107,12 +109,8 @@ def _import_dxchange() -> Any:
     global _DXCHANGE
     if _DXCHANGE is None:
         mod: Any = False
-        dxlog = logging.getLogger("dxchange")
-        level = dxlog.level
         try:
-            dxlog.setLevel(logging.ERROR)  # "<module> not found" notices of optional readers
-            with contextlib.redirect_stdout(_io.StringIO()), warnings.catch_warnings():
-                warnings.simplefilter("ignore")
+            with _quiet_dxchange(logging.ERROR):  # "<module> not found" notices of optional readers
                 mod = importlib.import_module("dxchange")
             if not hasattr(mod, "read_aps_32id"):
                 log.debug("the importable 'dxchange' is not the real dxchange: ignoring it")
@@ -120,8 +118,6 @@ def _import_dxchange() -> Any:
         except Exception as exc:  # ImportError, or a broken dependency
             log.debug("dxchange is not usable: %s", exc)
             mod = False
-        finally:
-            dxlog.setLevel(level)
         _DXCHANGE = mod
     return _DXCHANGE or None
 
@@ -168,10 +164,6 @@ def _check_path(path: str | os.PathLike) -> Path:
     return p
 
 
-def _group(exchange_rank: int) -> str:
-    return "exchange" if not exchange_rank else f"exchange{int(exchange_rank)}"
-
-
 def _describe_missing(path: Path, name: str, what: str) -> DataFileError:
     import h5py
 
@@ -185,55 +177,6 @@ def _describe_missing(path: Path, name: str, what: str) -> DataFileError:
     return DataFileError(
         f"{path} has no dataset '{name}' ({what}); is it a Data Exchange file? datasets found: {listing}"
     )
-
-
-# ---------------------------------------------------------------------------- h5py reader
-def _h5_read(f: Any, name: str, slc: tuple | None) -> np.ndarray | None:
-    import h5py
-
-    obj = f.get(name)
-    if obj is None or not isinstance(obj, h5py.Dataset):
-        return None
-    if slc is None:
-        return obj[()]
-    nd = obj.ndim
-    slc = tuple(slc[:nd]) + (slice(None),) * max(0, nd - len(slc))
-    return obj[slc]
-
-
-def _read_h5py(path: Path, proj: slice, sino: slice, exchange_rank: int) -> tuple:
-    """The format of ``dxchange.read_aps_32id`` with h5py, dxchange's fallbacks included."""
-    import h5py
-
-    base = _group(exchange_rank)
-    notes = []
-    with h5py.File(path, "r") as f:
-        tomo = _h5_read(f, f"{base}/{_DATA}", (proj, sino))
-        flat = _h5_read(f, f"{base}/{_WHITE}", (slice(None), sino))
-        dark = _h5_read(f, f"{base}/{_DARK}", (slice(None), sino))
-        theta = _h5_read(f, f"{base}/{_THETA}", None)
-        if tomo is None:
-            return None, flat, dark, theta, notes
-        if flat is None or (flat.ndim and flat.shape[0] == 1 and flat.max() == 0):
-            v = _h5_read(f, _FLAT_VALUE, None)
-            if v is not None:
-                flat = tomo[0] * 0 + np.ravel(v)[0]
-                notes.append(f"flat fields from {_FLAT_VALUE}")
-        if dark is None or (dark.ndim and dark.shape[0] == 1 and dark.max() == 0):
-            v = _h5_read(f, _DARK_VALUE, None)
-            if v is not None:
-                dark = tomo[0] * 0 + np.ravel(v)[0]
-                notes.append(f"dark fields from {_DARK_VALUE}")
-        if theta is None:
-            vals = [_h5_read(f, _ROTATION + k, None) for k in ("rotation_start", "rotation_step", "num_angles")]
-            if all(v is not None for v in vals):
-                start, step, num = (np.ravel(v)[0] for v in vals)
-                theta = start + step * np.arange(int(num))
-                notes.append(f"angles from {_ROTATION}rotation_*")
-            else:
-                theta = np.linspace(0.0, 180, tomo.shape[0])
-                notes.append(f"no '{base}/{_THETA}': {tomo.shape[0]} angles generated over [0, 180] degrees")
-    return tomo, flat, dark, np.deg2rad(theta), notes
 
 
 def _read_dxchange(dx: Any, path: Path, proj: slice, sino: slice, exchange_rank: int,
@@ -250,20 +193,13 @@ def _read_dxchange(dx: Any, path: Path, proj: slice, sino: slice, exchange_rank:
                 return dx.read_dx(fname, exchange_rank=exchange_rank, proj=proj, sino=sino)[:4]
     else:
         fn = dx.read_aps_32id
-    dxlog = logging.getLogger("dxchange")
-    with warnings.catch_warnings(), contextlib.redirect_stdout(_io.StringIO()):
-        warnings.simplefilter("ignore")
-        old = dxlog.level
-        dxlog.setLevel(max(old, logging.CRITICAL) if not log.isEnabledFor(logging.DEBUG) else old)
-        try:
-            tomo, flat, dark, theta = fn(str(path), exchange_rank=exchange_rank, proj=p, sino=s)
-        finally:
-            dxlog.setLevel(old)
+    with _quiet_dxchange():
+        tomo, flat, dark, theta = fn(str(path), exchange_rank=exchange_rank, proj=p, sino=s)
     notes = []
-    base = _group(exchange_rank)
+    base = group(exchange_rank)
     with h5py.File(path, "r") as f:
-        if tomo is not None and f"{base}/{_THETA}" not in f:
-            notes.append(f"no '{base}/{_THETA}': angles generated by dxchange")
+        if tomo is not None and f"{base}/{THETA}" not in f:
+            notes.append(f"no '{base}/{THETA}': angles generated by dxchange")
     return tomo, flat, dark, np.asarray(theta, dtype=np.float64), notes
 
 
@@ -318,21 +254,21 @@ def read_data_exchange(path: str | os.PathLike, proj: Any = None, sino: Any = No
             "backend='dxchange' was requested but dxchange is not importable (install Debian's "
             "python3-dxchange or conda-forge's dxchange; PyPI's 'dxchange' is an empty placeholder)"
         )
-    base = _group(exchange_rank)
+    base = group(exchange_rank)
     _require_projections(p, base)
     try:
         if dx is not None:
             tomo, flat, dark, theta, notes = _read_dxchange(dx, p, ps, ss, exchange_rank, reader)
             used = "dxchange"
         else:
-            tomo, flat, dark, theta, notes = _read_h5py(p, ps, ss, exchange_rank)
+            tomo, flat, dark, theta, notes = read_h5py(p, ps, ss, exchange_rank)
             used = "h5py"
     except DataFileError:
         raise
     except Exception as exc:  # h5py / dxchange errors on malformed content
         raise DataFileError(f"cannot read {p}: {type(exc).__name__}: {' '.join(str(exc).split())}") from None
     if tomo is None:
-        raise _describe_missing(p, f"{base}/{_DATA}", "projections")
+        raise _describe_missing(p, f"{base}/{DATA}", "projections")
     if ps != slice(None) and theta is not None and np.size(theta) != tomo.shape[0]:
         # dxchange reads every angle whatever ``proj`` selects: select the same ones.
         sel = np.asarray(theta)[ps]
@@ -355,48 +291,44 @@ def _require_projections(path: Path, base: str) -> None:
 
     try:
         with h5py.File(path, "r") as f:
-            obj = f.get(f"{base}/{_DATA}")
+            obj = f.get(f"{base}/{DATA}")
             ok = isinstance(obj, h5py.Dataset)
     except OSError as exc:
         raise DataFileError(f"cannot read {path}: {' '.join(str(exc).split())}") from None
     if not ok:
-        raise _describe_missing(path, f"{base}/{_DATA}", "projections")
+        raise _describe_missing(path, f"{base}/{DATA}", "projections")
 
 
 def _validate(d: ExchangeData, base: str) -> None:
     p = d.path
     if d.proj.ndim != 3:
         raise DataFileError(
-            f"{p}: '{base}/{_DATA}' must be 3-D (projections, rows, columns), got shape {d.proj.shape}"
+            f"{p}: '{base}/{DATA}' must be 3-D (projections, rows, columns), got shape {d.proj.shape}"
         )
     if min(d.proj.shape) == 0:
         raise DataFileError(
-            f"{p}: no data selected from '{base}/{_DATA}' of shape {d.proj.shape}; check the "
+            f"{p}: no data selected from '{base}/{DATA}' of shape {d.proj.shape}; check the "
             "projection and row ranges"
         )
     if d.proj.dtype.kind not in "fiu":
-        raise DataFileError(f"{p}: '{base}/{_DATA}' is not numeric (dtype {d.proj.dtype})")
-    for arr, name in ((d.flat, _WHITE), (d.dark, _DARK)):
-        if arr is None:
-            continue
-        if arr.ndim == 2:
+        raise DataFileError(f"{p}: '{base}/{DATA}' is not numeric (dtype {d.proj.dtype})")
+    for attr, name in (("flat", WHITE), ("dark", DARK)):
+        arr = getattr(d, attr)
+        if arr is not None and arr.ndim == 2:  # one frame (e.g. a stored flat value)
             arr = arr[None]
-        if arr.ndim != 3 or arr.shape[1:] != d.proj.shape[1:]:
+            setattr(d, attr, arr)
+        if arr is not None and (arr.ndim != 3 or arr.shape[1:] != d.proj.shape[1:]):
             raise DataFileError(
                 f"{p}: '{base}/{name}' has shape {np.shape(arr)}, which does not match the "
                 f"projections' rows x columns {d.proj.shape[1:]}"
             )
-    if d.flat is not None and d.flat.ndim == 2:
-        d.flat = d.flat[None]
-    if d.dark is not None and d.dark.ndim == 2:
-        d.dark = d.dark[None]
     if d.theta.ndim != 1 or d.theta.size != d.proj.shape[0]:
         # a projection subset of a full angle list: dxchange does not slice theta
         raise DataFileError(
-            f"{p}: '{base}/{_THETA}' has {d.theta.size} angles but {d.proj.shape[0]} projections were read"
+            f"{p}: '{base}/{THETA}' has {d.theta.size} angles but {d.proj.shape[0]} projections were read"
         )
     if not np.all(np.isfinite(d.theta)):
-        raise DataFileError(f"{p}: '{base}/{_THETA}' contains non-finite angles")
+        raise DataFileError(f"{p}: '{base}/{THETA}' contains non-finite angles")
 
 
 def read_aps_32id(fname: str | os.PathLike, exchange_rank: int = 0, proj: Any = None,
@@ -429,131 +361,3 @@ def read_aps_32id(fname: str | os.PathLike, exchange_rank: int = 0, proj: Any = 
     if dtype is not None:
         arrays = [None if a is None else a.astype(dtype) for a in arrays]
     return (*arrays, d.theta)
-
-
-# ---------------------------------------------------------------------------- writers
-def write_tiff_stack(path: str | os.PathLike, images: np.ndarray,
-                     metadata: Mapping[str, Any] | None = None, overwrite: bool = True) -> Path:
-    """Write images as one multi-page 32-bit float TIFF (one page per slice).
-
-    Parameters
-    ----------
-    path : str or path-like
-        Output file (``.tiff``); parent directories are created.
-    images : numpy.ndarray
-        ``(nslices, rows, columns)`` or one 2-D image.
-    metadata : mapping, optional
-        JSON-serialisable values stored in the TIFF's ImageDescription.
-    overwrite : bool
-        Replace an existing file (otherwise raise :class:`FileExistsError`).
-
-    Returns
-    -------
-    pathlib.Path
-        The file written.
-    """
-    import tifffile
-
-    p = Path(path).expanduser()
-    if p.exists() and not overwrite:
-        raise FileExistsError(f"{p} exists (use overwrite=True)")
-    arr = np.asarray(images, dtype=np.float32)
-    if arr.ndim not in (2, 3):
-        raise ValueError(f"images must be 2-D or 3-D, got shape {arr.shape}")
-    p.parent.mkdir(parents=True, exist_ok=True)
-    meta = {k: _jsonable(v) for k, v in (metadata or {}).items()}
-    tifffile.imwrite(p, arr, photometric="minisblack", metadata=meta or None)
-    return p
-
-
-def read_tiff_stack(path: str | os.PathLike) -> np.ndarray:
-    """Read a TIFF stack written by :func:`write_tiff_stack` (``(nslices, rows, columns)``)."""
-    import tifffile
-
-    arr = tifffile.imread(Path(path).expanduser())
-    return arr[None] if arr.ndim == 2 else arr
-
-
-def _jsonable(v: Any) -> Any:
-    if isinstance(v, np.ndarray):
-        return v.tolist()
-    if isinstance(v, np.generic):
-        return v.item()
-    if isinstance(v, (list, tuple)):
-        return [_jsonable(x) for x in v]
-    if isinstance(v, dict):
-        return {str(k): _jsonable(x) for k, x in v.items()}
-    if isinstance(v, (str, int, float, bool)) or v is None:
-        return v
-    return str(v)
-
-
-_HISTORY_TERMS = ("loss", "data", "tv", "ae", "seconds")
-
-
-def write_history_csv(path: str | os.PathLike, history: Mapping[str, np.ndarray],
-                      slices: Sequence[int] | None = None) -> Path:
-    """Write a per-iteration history as CSV, one row per iteration and slice.
-
-    Parameters
-    ----------
-    path : str or path-like
-        Output file.
-    history : mapping of str to numpy.ndarray
-        ``Reconstruction.history``: arrays ``(n_iter, nslices)`` (or ``(n_iter,)``).
-    slices : sequence of int, optional
-        Slice numbers written in the ``slice`` column (default ``0..nslices-1``), e.g. the
-        detector rows that were reconstructed.
-
-    Returns
-    -------
-    pathlib.Path
-        The file; columns ``iteration, slice`` and then the history's terms (``loss, data,
-        tv, ae, seconds`` first).
-    """
-    p = Path(path).expanduser()
-    p.parent.mkdir(parents=True, exist_ok=True)
-    keys = [k for k in _HISTORY_TERMS if k in history] + sorted(k for k in history if k not in _HISTORY_TERMS)
-    cols = {k: np.asarray(history[k], dtype=np.float64) for k in keys}
-    cols = {k: (v[:, None] if v.ndim == 1 else v) for k, v in cols.items()}
-    n_iter, nsl = next(iter(cols.values())).shape if cols else (0, 0)
-    labels = list(slices) if slices is not None else list(range(nsl))
-    if len(labels) != nsl:
-        raise ValueError(f"slices has {len(labels)} entries but the history has {nsl} slices")
-    with open(p, "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["iteration", "slice", *keys])
-        for b in range(nsl):
-            for k in range(n_iter):
-                w.writerow([k, labels[b], *(_fmt(cols[key][k, b]) for key in keys)])
-    return p
-
-
-def _fmt(v: float) -> str:
-    return "nan" if not np.isfinite(v) else f"{v:.9g}"
-
-
-def read_history_csv(path: str | os.PathLike) -> dict[str, np.ndarray]:
-    """Read a CSV written by :func:`write_history_csv` back into ``(n_iter, nslices)`` arrays.
-
-    Returns
-    -------
-    dict
-        The terms, plus ``"slice"``: the slice labels in column order.
-    """
-    with open(Path(path).expanduser(), newline="") as f:
-        rows = list(csv.reader(f))
-    if not rows or rows[0][:2] != ["iteration", "slice"]:
-        raise DataFileError(f"{path} is not a history CSV written by tomopy-dip")
-    keys = rows[0][2:]
-    body = rows[1:]
-    labels = list(dict.fromkeys(int(r[1]) for r in body))
-    n_iter = max((int(r[0]) for r in body), default=-1) + 1
-    out = {k: np.full((n_iter, len(labels)), np.nan) for k in keys}
-    col = {s: i for i, s in enumerate(labels)}
-    for r in body:
-        it, b = int(r[0]), col[int(r[1])]
-        for k, v in zip(keys, r[2:]):
-            out[k][it, b] = float(v)
-    out["slice"] = np.asarray(labels)
-    return out

@@ -276,7 +276,8 @@ def find_center_vo(tomo: np.ndarray, ind: int | None = None, smin: float = -50, 
     Examples
     --------
     >>> import numpy as np
-    >>> from tomopy_dip.physics.measurement import shepp_logan, simulate
+    >>> from tomopy_dip.learning.phantoms import shepp_logan
+    >>> from tomopy_dip.physics.measurement import simulate
     >>> theta = np.linspace(0, np.pi, 180, endpoint=False)
     >>> sino = simulate(shepp_logan(64), theta, center=30.0)
     >>> abs(find_center_vo(sino, backend="numpy") - 30.0) <= 0.5

@@ -210,7 +210,6 @@ class RayTransform:
     --------
     >>> import numpy as np, torch
     >>> from tomopy_dip.physics.geometry import Geometry
-from tomopy_dip.utils import LRUCache
     >>> op = RayTransform(Geometry(np.linspace(0, np.pi, 30, endpoint=False), ndet=32))
     >>> op(torch.ones(2, 32, 32)).shape
     torch.Size([2, 30, 32])
