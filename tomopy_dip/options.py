@@ -216,7 +216,7 @@ _SHARED = [
     _kw("filter_name", "hann", choice_check("filter_name", FILTERS),
         "FBP filter of the data scaling and the FBP input", str),
     _kw("batch_size", None, _optional(int_check("batch_size", 1)),
-        "slices fitted together (default: automatic)", int),
+        "no effect (kept for old scripts): every slice is fitted by its own network"),
     _kw("backend", "auto", choice_check("backend", BACKENDS), "projector backend: auto, matrix or astra", str),
     _kw("memory_limit", None, _memory, "bytes the projector's system matrix may use"),
     _kw("channels", UNetConfig.channels, _int_tuple("channels"),
