@@ -237,6 +237,26 @@ class Geometry:
         fields.update(changes)
         return Geometry(**fields)
 
+    def scaled(self, factor: float) -> "Geometry":
+        """The same scan with every length multiplied by ``factor``: grid, detector, centre
+        and fan distances (the detector spacing, in image pixels, stays).
+
+        Examples
+        --------
+        >>> g = Geometry(np.linspace(0, np.pi, 4, endpoint=False), ndet=512, center=250.0)
+        >>> s = g.scaled(0.25)
+        >>> s.ndet, s.num_gridx, s.center
+        (128, 128, 62.5)
+        """
+        size = lambda n: max(2, int(round(n * factor)))  # noqa: E731
+        ndet = size(self.ndet)
+        changes: dict[str, Any] = {"ndet": ndet, "num_gridx": size(self.num_gridx),
+                                   "num_gridy": size(self.num_gridy),
+                                   "center": min(max(self.center * factor, -0.5), ndet - 0.5)}
+        if self.beam != "parallel":
+            changes.update(source_origin=self.source_origin * factor, origin_detector=self.origin_detector * factor)
+        return self.replace(**changes)
+
     def describe(self) -> dict:
         """A JSON-friendly description (used in checkpoint metadata)."""
         th = self.theta

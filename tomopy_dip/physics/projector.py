@@ -12,7 +12,12 @@ nproj, ndet)`` and back with its exact adjoint. Two interchangeable backends com
     for large problems.
 
 ``backend="auto"`` (the default) takes the matrix when its estimated size fits the memory
-budget. Operators are cached: all slices (and all calls) sharing a geometry share one.
+budget: ``memory_limit`` when given, else the environment variable
+``TOMOPY_DIP_MATRIX_MEMORY``, else half of the memory free when the operator is built. The
+estimate builds the matrix of a few angles only, on a grid scaled down to at most
+:data:`ESTIMATE_SIZE` pixels across (the number of non-zeros scales with the square of the
+size), so it costs milliseconds and little memory at any size. Operators are cached: all
+slices (and all calls) sharing a geometry share one.
 """
 
 from __future__ import annotations
@@ -28,14 +33,29 @@ import torch
 from tomopy_dip.physics.geometry import Geometry
 from tomopy_dip.utils import LRUCache
 
-__all__ = ["RayTransform", "get_operator", "estimate_matrix_bytes", "DEFAULT_MEMORY_LIMIT"]
+__all__ = ["RayTransform", "get_operator", "estimate_matrix_bytes", "matrix_budget", "MEMORY_ENV"]
 
 log = logging.getLogger(__name__)
 
-#: Default budget for a system matrix (both ``A`` and ``A^T``), bytes.
-DEFAULT_MEMORY_LIMIT = int(float(os.environ.get("TOMOPY_DIP_MATRIX_MEMORY", 2 * 1024**3)))
+#: Environment variable with a fixed budget in bytes for a system matrix (both ``A`` and ``A^T``).
+MEMORY_ENV = "TOMOPY_DIP_MATRIX_MEMORY"
+#: Share of the free memory a system matrix may take when no budget is set.
+FREE_MEMORY_SHARE = 0.5
+#: Largest grid (pixels across) on which :func:`estimate_matrix_bytes` builds its sample.
+ESTIMATE_SIZE = 256
 _BYTES_PER_NNZ = 2 * (4 + 4)  # A and A^T, float32 value + int32 column index
 BACKENDS = ("auto", "matrix", "astra")
+
+
+def matrix_budget(memory_limit: int | None = None) -> int | None:
+    """Bytes a system matrix may take: ``memory_limit``, else ``$TOMOPY_DIP_MATRIX_MEMORY``,
+    else :data:`FREE_MEMORY_SHARE` of the free memory (None where that is unknown)."""
+    if memory_limit is not None:
+        return int(memory_limit)
+    if os.environ.get(MEMORY_ENV):
+        return int(float(os.environ[MEMORY_ENV]))
+    avail = _available_memory()
+    return None if avail is None else int(FREE_MEMORY_SHARE * avail)
 
 
 def _available_memory() -> int | None:
@@ -82,10 +102,20 @@ def estimate_matrix_bytes(geometry: Geometry, sample: int = 8) -> int:
     -------
     int
         Estimated bytes for ``A`` and ``A^T`` together.
+
+    Notes
+    -----
+    A geometry larger than :data:`ESTIMATE_SIZE` pixels across is scaled down by a factor
+    ``k`` (grid, detector and distances alike) and its count of non-zeros multiplied by ``k^2``
+    (rays times pixels per ray); on a 1024² grid the estimate is within a few per cent.
     """
     nproj = geometry.nproj
     idx = np.unique(np.linspace(0, nproj - 1, min(sample, nproj)).round().astype(int))
-    nnz = _astra_matrix(geometry, geometry.theta[idx]).nnz
+    k = max(1.0, max(geometry.num_gridx, geometry.num_gridy, geometry.ndet) / ESTIMATE_SIZE)
+    small = geometry if k == 1.0 else geometry.scaled(1.0 / k)
+    nnz = _astra_matrix(small, geometry.theta[idx]).nnz
+    nnz *= (geometry.ndet / small.ndet) * (max(geometry.num_gridx, geometry.num_gridy)
+                                           / max(small.num_gridx, small.num_gridy))
     nnz_total = nnz * nproj / idx.size
     rows = nproj * geometry.ndet + geometry.num_gridx * geometry.num_gridy
     return int(nnz_total * _BYTES_PER_NNZ * 1.05 + 8 * rows)
@@ -197,8 +227,8 @@ class RayTransform:
     backend : {"auto", "matrix", "astra"}
         Computation backend (see module docstring).
     memory_limit : int, optional
-        Byte budget for the matrix backend; default :data:`DEFAULT_MEMORY_LIMIT` (2 GiB, or the
-        environment variable ``TOMOPY_DIP_MATRIX_MEMORY``).
+        Byte budget for the matrix backend; default :func:`matrix_budget` (the environment
+        variable ``TOMOPY_DIP_MATRIX_MEMORY``, else half of the free memory).
 
     Notes
     -----
@@ -220,13 +250,14 @@ class RayTransform:
             raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
         self.geometry = geometry
         self._norms: dict[tuple[int, int], float] = {}
-        limit = DEFAULT_MEMORY_LIMIT if memory_limit is None else int(memory_limit)
         if backend in ("auto", "matrix"):
             need = estimate_matrix_bytes(geometry)
+            limit = matrix_budget(memory_limit)
             avail = _available_memory()
-            fits = need <= limit and (avail is None or need <= 0.8 * avail)
+            fits = (limit is None or need <= limit) and (avail is None or need <= 0.8 * avail)
             if backend == "matrix" and not fits:
-                where = (f"the memory_limit of {limit / 2**30:.2f} GiB" if need > limit
+                where = (f"the budget of {limit / 2**30:.2f} GiB (memory_limit or ${MEMORY_ENV}, else "
+                         f"{FREE_MEMORY_SHARE:.0%} of the free memory)" if limit is not None and need > limit
                          else f"the {avail / 2**30:.2f} GiB of free memory")
                 raise MemoryError(
                     f"the system matrix for {geometry.nproj} angles x {geometry.ndet} detector "
