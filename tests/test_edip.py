@@ -135,18 +135,18 @@ def test_edip_fe_freezes_the_encoder_and_encodes_once(tiny, nets):
     c = ck.load_checkpoint(tiny)
     sino = _sino(slices=2)
     fe = tomopy_dip.reconstruct(sino, THETA, method="edip_fe", checkpoint=tiny, num_iter=6, **QUIET)
-    net, calls = nets[-1]
-    assert net.m == 2 and calls["encode"] == 1  # features computed once for the 6 iterations
-    for copy in range(2):
-        after = net.copy_state(copy)
+    assert len(nets) == 2  # one network per slice
+    for net, calls in nets:
+        assert net.m == 1 and calls["encode"] == 1  # features computed once for the 6 iterations
+        after = net.copy_state(0)
         for name, t in after.items():
             if _is_encoder(name):
                 assert torch.equal(t, c.state[name]), name
         assert any(not torch.equal(t, c.state[n]) for n, t in after.items() if not _is_encoder(n))
     full = tomopy_dip.reconstruct(sino, THETA, method="edip", checkpoint=tiny, num_iter=6, **QUIET)
-    net, calls = nets[-1]
-    assert calls["encode"] == 6
-    assert any(not torch.equal(t, c.state[n]) for n, t in net.copy_state(0).items() if _is_encoder(n))
+    for net, calls in nets[2:]:
+        assert calls["encode"] == 6
+        assert any(not torch.equal(t, c.state[n]) for n, t in net.copy_state(0).items() if _is_encoder(n))
     # Same start, then different paths.
     assert fe.history["loss"][0, 0] == pytest.approx(full.history["loss"][0, 0], rel=1e-5)
     assert not np.allclose(fe.history["loss"][-1], full.history["loss"][-1])

@@ -127,6 +127,12 @@ def _select(v: Any) -> str:
     return choice_check("select", tuple(SELECTORS))(v)
 
 
+def _stop(v: Any) -> str:
+    from tomopy_dip.fitting.stopping import STOPPERS  # the rules are the keyword's values
+
+    return choice_check("stop", tuple(STOPPERS))(v)
+
+
 def _memory(v: Any) -> int | None:
     if v is None:
         return None
@@ -196,7 +202,8 @@ def _kw(name, default, check, help, parse=None, metavar=None) -> Keyword:
 
 
 _SHARED = [
-    _kw("num_iter", 2000, int_check("num_iter", 0), "iterations of the fit (Adam steps)", int),
+    _kw("num_iter", 4000, int_check("num_iter", 0),
+        "most iterations of the fit (Adam steps); the stopping rule usually ends it sooner", int),
     _kw("lr", 1e-3, float_check("lr", 0.0, strict=True), "Adam learning rate", float),
     _kw("lr_warmup", 0, int_check("lr_warmup", 0),
         "iterations of linear learning-rate warm-up (iteration k uses lr * (k + 1) / lr_warmup)", int),
@@ -204,6 +211,16 @@ _SHARED = [
         "weight of the total-variation term (TV-DIP's gamma)", float),
     _kw("select", "min_loss", lambda v: _select(v),
         "which image to return: min_loss, last or average (moving average of the iterates)", str),
+    _kw("stop", "plateau", lambda v: _stop(v),
+        "stopping rule (num_iter is then a cap): plateau (the loss stopped improving), variance "
+        "(the iterates stopped changing, ES-WMV) or none", str),
+    _kw("stop_patience", 700, int_check("stop_patience", 1),
+        "iterations over which the stopping rule looks for progress", int),
+    _kw("stop_tolerance", 0.05, float_check("stop_tolerance", 0.0),
+        "plateau: the fit stops when the lowest loss improved by less than this fraction over "
+        "stop_patience iterations", float),
+    _kw("stop_window", 50, int_check("stop_window", 2),
+        "variance: iterates in the moving variance", int),
     _kw("seed", 0, _seed, "seed of the network and its input", int),
     _kw("device", None, _device, "torch device: cpu, cuda, cuda:1 (default: cuda when available)", str),
     _kw("progress", True, bool_check("progress"), "show a progress bar"),

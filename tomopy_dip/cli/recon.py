@@ -53,13 +53,13 @@ def default_help(name: str) -> str:
     """The defaults of keyword ``name`` by method, as the help shows them.
 
     Methods sharing a default are grouped, in registry order: ``"[dip, tv_dip: 0.003; aseqdip,
-    edip, edip_fe: 0.001]"``; ``"[2000]"`` when every method takes the keyword with the same
+    edip, edip_fe: 0.001]"``; ``"[700]"`` when every method takes the keyword with the same
     default; ``""`` when the default is None for all (the help says what None means).
 
     Examples
     --------
-    >>> default_help("num_iter")
-    '[2000]'
+    >>> default_help("stop_patience")
+    '[700]'
     >>> default_help("inner_steps")
     '[aseqdip: 10]'
     """
@@ -202,6 +202,7 @@ def _run(args: argparse.Namespace) -> int:
           f"{r.projections} views, {r.detector_pixels} detector pixels" + (" (interrupted)" if res.interrupted else ""))
     print(f"  centre      {r.center_text}")
     print(f"  iterations  {r.iterations_run} per slice (returned iterate: {ret_txt})")
+    print(f"  stopped     {res.stop_summary()}")
     print(f"  time        {t['total']:.1f} s (read {t['read']:.1f}, pre-process {t['preprocess']:.1f}, "
           f"reconstruct {t['reconstruct']:.1f}, write {t['write']:.1f})")
     print(f"  output      {r.out}")

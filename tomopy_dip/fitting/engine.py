@@ -81,6 +81,12 @@ class Reconstruction:
         The data scale ``s`` of each slice.
     interrupted : bool
         True when Ctrl-C stopped the fit early.
+    iterations_run : numpy.ndarray
+        Iterations each slice ran (0 for a slice that was not fitted).
+    stop_reason : list of str
+        Why each slice's fit ended: ``"converged"`` (the stopping rule, ``stop``),
+        ``"num_iter"`` (the cap), ``"interrupted"`` or ``"not_run"``
+        (:data:`~tomopy_dip.fitting.stopping.STOP_REASONS`).
     """
 
     images: np.ndarray
@@ -89,6 +95,23 @@ class Reconstruction:
     scale: np.ndarray
     interrupted: bool = False
     geometries: list = field(default_factory=list, repr=False)
+    iterations_run: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    stop_reason: list = field(default_factory=list)
+
+    def stop_summary(self) -> str:
+        """Why the fits ended, in words, e.g. ``"2 converged at 650-820 iterations, 1 reached
+        num_iter (2000)"``."""
+        parts = []
+        for reason in ("converged", "num_iter", "interrupted", "not_run"):
+            its = [int(n) for n, r in zip(self.iterations_run, self.stop_reason) if r == reason]
+            if its:
+                span = f"{min(its)}" if min(its) == max(its) else f"{min(its)}-{max(its)}"
+                words = {"converged": f"converged after {span} iterations",
+                         "num_iter": f"reached num_iter ({span})",
+                         "interrupted": f"interrupted after {span} iterations",
+                         "not_run": "not fitted"}[reason]
+                parts.append(f"{len(its)} {words}")
+        return ", ".join(parts)
 
 
 def run(method: Method, tomo: Any, theta: Any, center: Any = None, **kwargs: Any) -> Reconstruction:
@@ -119,15 +142,20 @@ def run(method: Method, tomo: Any, theta: Any, center: Any = None, **kwargs: Any
     history = {k: np.full((n_done, nslices), np.nan, np.float32) for k in parts[0][1]["history"]}
     iteration = np.full(nslices, -1)
     scale = np.ones(nslices, np.float32)
+    runs = np.zeros(nslices, np.int64)
+    reasons = ["not_run"] * nslices
     for idx, part in parts:
         images[idx] = part["images"]
         for key, v in part["history"].items():
             history[key][: len(v), idx] = v
         iteration[idx] = part["iteration"]
         scale[idx] = part["scale"]
+        runs[idx] = len(part["history"]["loss"])
+        for i in idx:
+            reasons[i] = part["stop_reason"]
     if two_d:
         images = images[0]
-    return Reconstruction(images, history, iteration, scale, interrupted, geoms)
+    return Reconstruction(images, history, iteration, scale, interrupted, geoms, runs, reasons)
 
 
 def reconstruct(tomo: Any, theta: Any, center: Any = None, method: str = "tv_dip",
@@ -149,8 +177,14 @@ def reconstruct(tomo: Any, theta: Any, center: Any = None, method: str = "tv_dip
     **kwargs
         Shared keywords:
 
-        ``num_iter`` (int, default 2000)
-            Adam iterations.
+        ``num_iter`` (int, default 4000)
+            Most Adam iterations: a cap, the stopping rule usually ends the fit sooner.
+        ``stop`` ({"plateau", "variance", "none"}, default "plateau")
+            Stopping rule (:mod:`~tomopy_dip.fitting.stopping`): ``"plateau"`` stops when the
+            lowest loss improved by less than ``stop_tolerance`` (0.05) over ``stop_patience``
+            (700) iterations; ``"variance"`` when the moving variance of the last
+            ``stop_window`` (50) iterates has not reached a new minimum for ``stop_patience``
+            iterations (ES-WMV); ``"none"`` runs ``num_iter`` iterations.
         ``lr`` (float; method default: 3e-3 for DIP and TV-DIP, 1e-3 otherwise)
             Learning rate.
         ``lr_warmup`` (int; method default: 50 for EDIP and EDIP-FE, 0 otherwise)

@@ -38,8 +38,8 @@ class Fit:
         A fixed factor on the output (:class:`LevelCalibration`).
     k, x : int, torch.Tensor or None
         The current iteration and its images (unit scale).
-    n_iter : int
-        Iterations asked for.
+    n_iter, n_done : int
+        Iterations asked for (the cap) and run.
     """
 
     def __init__(self, net: Any, z: torch.Tensor, batch: Any, options: Any, slice_ids: Sequence[int]):
@@ -48,7 +48,7 @@ class Fit:
         self.params = list(net.parameters())
         self.output: Callable[[torch.Tensor], torch.Tensor] = lambda inp: net(inp)[0]
         self.gain: torch.Tensor | None = None
-        self.k, self.x, self.n_iter = 0, None, options.num_iter
+        self.k, self.x, self.n_iter, self.n_done = 0, None, options.num_iter, 0
         self._input_listeners: list[Callable[[], None]] = []
 
     def forward(self, inp: torch.Tensor) -> torch.Tensor:

@@ -19,6 +19,7 @@ from tomopy_dip.fitting.hooks import Fit
 from tomopy_dip.fitting.losses import HISTORY_TERMS
 from tomopy_dip.fitting.problem import SliceBatch, slice_seed
 from tomopy_dip.fitting.selection import SELECTORS
+from tomopy_dip.fitting.stopping import STOPPERS
 from tomopy_dip.networks import UNet
 
 __all__ = ["fit_batch"]
@@ -76,6 +77,7 @@ def fit_batch(method: Any, options: Any, sino: np.ndarray, geoms: Sequence[Any],
         hook.setup(fit)
     terms = [t(options, batch) for t in method.losses]
     selector = SELECTORS[options.select](batch)
+    stopper = STOPPERS[options.stop](options, batch)
     opt = torch.optim.Adam(fit.params, lr=options.lr)
     # Linear warm-up: iteration k (from 0) uses lr * (k + 1) / lr_warmup. Adam's first updates
     # are about lr in every weight whatever the gradient; a pretrained network loses its start.
@@ -84,7 +86,7 @@ def fit_batch(method: Any, options: Any, sino: np.ndarray, geoms: Sequence[Any],
     n_iter, B = options.num_iter, batch.B
     hist = {k: np.full((n_iter, B), np.nan, np.float32) for k in ("loss", *HISTORY_TERMS, "seconds")}
     scale = batch.scale[:, None, None]
-    t0, interrupted, n_done = time.perf_counter(), False, 0
+    t0, interrupted, n_done, reason = time.perf_counter(), False, 0, "num_iter"
     bar = tqdm(total=n_iter, disable=not options.progress, leave=False, dynamic_ncols=True,
                desc=f"{method.name} slice{'s' if B > 1 else ''} {_ranges(slice_ids)}")
     try:
@@ -111,18 +113,24 @@ def fit_batch(method: Any, options: Any, sino: np.ndarray, geoms: Sequence[Any],
                 hist[key][k] = values[key].detach().cpu().numpy() if key in values else 0.0
             with torch.no_grad():
                 selector.update(k, fit.x.detach(), lv, hist)
+                done = stopper.update(k, fit.x.detach(), float(hist["loss"][k].sum()))
             hist["seconds"][k] = time.perf_counter() - t0
             n_done = k + 1
-            if options.callback is not None and (k % options.callback_every == 0 or k == n_iter - 1):
+            last = done or k == n_iter - 1
+            if options.callback is not None and (k % options.callback_every == 0 or last):
                 _report(options, fit, selector, hist, scale)
-            if k % 10 == 0 or k == n_iter - 1:
+            if k % 10 == 0 or last:
                 bar.set_postfix(loss=f"{float(lv.mean()):.3e}", refresh=False)
             bar.update(1)
+            if done:
+                reason = "converged"
+                break
     except KeyboardInterrupt:
-        interrupted = True
+        interrupted, reason = True, "interrupted"
         log.warning("interrupted at iteration %d: returning the %s image so far", fit.k, options.select)
     finally:
         bar.close()
+    fit.n_done = n_done
     selector.finish(fit, interrupted)
     return {
         "images": (selector.image * scale).cpu().numpy().astype(np.float32),
@@ -130,4 +138,5 @@ def fit_batch(method: Any, options: Any, sino: np.ndarray, geoms: Sequence[Any],
         "iteration": selector.iteration,
         "scale": batch.scale.cpu().numpy(),
         "interrupted": interrupted,
+        "stop_reason": reason,
     }

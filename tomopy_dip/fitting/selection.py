@@ -83,7 +83,7 @@ class Selector:
         """The network's output for the current input after the last update."""
         with torch.no_grad():
             self.image = fit.forward(fit.z).detach()
-        self.iteration[:] = fit.n_iter
+        self.iteration[:] = fit.n_done
 
 
 class MinLoss(Selector):

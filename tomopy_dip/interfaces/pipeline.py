@@ -120,7 +120,7 @@ class FileReconstruction:
 
     @property
     def iterations_run(self) -> int:
-        """Iterations run per slice."""
+        """Iterations run per slice (the most of any slice; see ``result.iterations_run``)."""
         return int(self.summary["iterations_run"])
 
 
@@ -313,6 +313,8 @@ def reconstruct_file(path: str | os.PathLike, algorithm: str, *, out: str | os.P
     summary = {**settings, "shape": list(images.shape),
                "iterations_run": int(np.asarray(res.history.get("loss", np.zeros((0,)))).shape[0]),
                "iteration_returned": [int(i) for i in np.atleast_1d(res.iteration)],
+               "iterations_per_slice": [int(i) for i in res.iterations_run],
+               "stop_reason": list(res.stop_reason), "stopped": res.stop_summary(),
                "interrupted": bool(res.interrupted), "seconds": dict(timings),
                "outputs": {k: str(v) for k, v in files.items()}}
     files["summary.json"] = out / "summary.json"

@@ -1,0 +1,65 @@
+"""Stopping rules: a fit stops when it is done, not before, and says why."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import tomopy_dip
+from conftest import TINY
+from tomopy_dip.learning.phantoms import shepp_logan
+from tomopy_dip.physics.measurement import simulate
+
+THETA = np.linspace(0, np.pi, 20, endpoint=False)
+
+
+@pytest.fixture(scope="module")
+def sino():
+    return simulate(shepp_logan(32), THETA, noise=0.02)
+
+
+def test_plateau_stops_a_converged_fit_and_changes_nothing_before(sino):
+    kw = dict(TINY, lr=3e-3, num_iter=3000)
+    res = tomopy_dip.reconstruct(sino, THETA, method="tv_dip", stop_patience=100, **kw)
+    n = int(res.iterations_run[0])
+    assert res.stop_reason == ["converged"] and 150 < n < 3000
+    assert res.history["loss"].shape == (n, 1)
+    best = np.minimum.accumulate(res.history["loss"][:, 0].astype(np.float64))
+    assert best[-1] >= 0.95 * best[-101]  # the rule's condition holds where it stopped ...
+    assert np.all(best[100:-1] < 0.95 * best[:-101])  # ... and nowhere before
+    # Stopping only ends the loop: the same fit run for n iterations without a rule.
+    plain = tomopy_dip.reconstruct(sino, THETA, method="tv_dip", stop="none", **{**kw, "num_iter": n})
+    np.testing.assert_array_equal(res.images, plain.images)
+    assert plain.stop_reason == ["num_iter"] and "converged after" in res.stop_summary()
+
+
+def test_plateau_does_not_stop_a_fit_that_is_still_improving(sino):
+    """lr 1e-4: the loss still falls by more than 5 % per 100 iterations at iteration 400."""
+    res = tomopy_dip.reconstruct(sino, THETA, method="tv_dip", lr=1e-4, num_iter=400, stop_patience=100, **TINY)
+    assert res.stop_reason == ["num_iter"] and res.iterations_run[0] == 400
+    loss = res.history["loss"][:, 0]
+    assert loss[-1] < 0.95 * loss[-101]
+
+
+def test_variance_rule_stops_when_the_iterates_settle(sino):
+    res = tomopy_dip.reconstruct(sino, THETA, method="tv_dip", lr=3e-3, num_iter=3000, stop="variance",
+                                 stop_window=20, stop_patience=50, **TINY)
+    assert res.stop_reason == ["converged"] and 70 < res.iterations_run[0] < 3000
+
+
+def test_select_last_returns_the_network_after_the_stop(sino):
+    res = tomopy_dip.reconstruct(sino, THETA, method="dip", lr=3e-3, num_iter=3000, select="last",
+                                 stop_patience=100, **TINY)
+    n = int(res.iterations_run[0])
+    assert res.stop_reason == ["converged"] and res.iteration[0] == n
+    plain = tomopy_dip.reconstruct(sino, THETA, method="dip", lr=3e-3, num_iter=n, select="last", stop="none", **TINY)
+    np.testing.assert_array_equal(res.images, plain.images)
+
+
+def test_every_slice_records_why_it_ended(sino):
+    tomo = np.stack([sino, 2 * sino])
+    res = tomopy_dip.reconstruct(tomo, THETA, method="tv_dip", lr=3e-3, num_iter=150, stop_patience=100, **TINY)
+    assert res.stop_reason == ["num_iter", "num_iter"] and list(res.iterations_run) == [150, 150]
+    assert res.stop_summary() == "2 reached num_iter (150)"
+    with pytest.raises(ValueError, match="stop must be one of"):
+        tomopy_dip.reconstruct(sino, THETA, method="tv_dip", stop="early", **TINY)

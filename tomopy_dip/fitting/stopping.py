@@ -1,0 +1,124 @@
+"""When a fit stops: ground-truth-free stopping rules, each a small object.
+
+``stop`` names one of :data:`STOPPERS`; ``num_iter`` is then a cap. A stopper sees every
+iterate and says when the fit is done; the selection rule (``select``) still decides which
+image is returned. :class:`Reconstruction <tomopy_dip.fitting.engine.Reconstruction>` records
+for each slice the iterations run and why the fit ended.
+
+``"plateau"`` (the default) stops when the lowest loss so far has improved by less than the
+fraction ``stop_tolerance`` over the last ``stop_patience`` iterations: the fit has stopped
+making progress on the data. It keeps two numbers per slice, so it costs nothing at any image
+size.
+
+``"variance"`` is ES-WMV (Wang et al., "Early stopping for deep image prior", TMLR 2023): the
+windowed moving variance of the iterates, ``mean over the last W iterates of ||x_i -
+mean(window)||^2 / n`` (images at unit data scale), falls while the fit still changes the image
+and levels off once it has settled; the fit stops when the variance has not reached a new
+minimum for ``stop_patience`` iterations. It keeps ``stop_window`` images in memory.
+
+Measured with TV-DIP on the HTC training phantoms ``ta``, ``tb``, ``tc`` at 128², 60 and 20
+views, runs of 3000 / 4000 iterations replayed offline (``benchmarks/stopping.py``; the returned
+image is the minimum-loss one at the stop, compared with the best iterate of the whole run):
+
+=============================  ==================  ======================  ===========
+rule                            iterations (sum)    returned − best (med.)  worst
+=============================  ==================  ======================  ===========
+none (the cap)                  21 000              −0.76 dB                −1.57 dB
+plateau, tol 0.05, P 700        10 515              −0.13 dB                −1.46 dB
+plateau, tol 0.05, P 500        8 883               −0.18 dB                −1.44 dB
+plateau, tol 0.01, P 500        14 823              −0.38 dB                −1.46 dB
+variance, W 100, P 500          10 661              −0.17 dB                −1.83 dB
+variance, W 50, P 500           10 983              −0.10 dB                −1.84 dB
+=============================  ==================  ======================  ===========
+
+At 20 views the minimum-loss image gets worse after its peak (the fit goes on lowering the loss
+on the noise), so stopping returns a better image than running on: +1.4 / +0.0 / +1.2 dB on
+``ta`` / ``tb`` / ``tc`` over the 4000-iteration cap with the default rule. Against v0.1.0's
+fixed 2000 iterations the default returns +0.02 dB (median; −0.11 to +0.21) after 1250–2670
+iterations. The worst case is ``tb`` at 20 views, which still rises at 4000 iterations and
+whose minimum-loss image is 1.46 dB under its best iterate both at the stop (2671) and at the
+cap.
+"""
+
+from __future__ import annotations
+
+import collections
+
+import torch
+
+__all__ = ["Stopper", "LossPlateau", "WindowedVariance", "STOPPERS", "STOP_REASONS"]
+
+#: Why a fit ended, as recorded in ``Reconstruction.stop_reason``.
+STOP_REASONS = {
+    "converged": "the stopping rule (stop) found the fit done",
+    "num_iter": "num_iter reached",
+    "interrupted": "interrupted (Ctrl-C)",
+    "not_run": "not fitted (an earlier slice was interrupted)",
+}
+
+
+class Stopper:
+    """Decides when a fit is done (never, by default: the fit runs ``num_iter`` iterations)."""
+
+    def __init__(self, options, batch) -> None:
+        self.options = options
+
+    def update(self, k: int, x: torch.Tensor, loss: float) -> bool:
+        """See iterate ``k`` (images ``x`` at unit scale, detached, and its loss); True: stop
+        after it."""
+        return False
+
+
+class LossPlateau(Stopper):
+    """Stop when the lowest loss so far improved by less than ``stop_tolerance`` (a fraction)
+    over the last ``stop_patience`` iterations."""
+
+    def __init__(self, options, batch) -> None:
+        super().__init__(options, batch)
+        self.tolerance, self.patience = options.stop_tolerance, options.stop_patience
+        self._best: collections.deque = collections.deque(maxlen=self.patience + 1)
+
+    def update(self, k: int, x: torch.Tensor, loss: float) -> bool:
+        best = min(loss, self._best[-1]) if self._best else loss
+        self._best.append(best)
+        return len(self._best) > self.patience and best >= (1.0 - self.tolerance) * self._best[0]
+
+
+class WindowedVariance(Stopper):
+    """ES-WMV: stop when the moving variance over ``stop_window`` iterates has not reached a
+    new minimum for ``stop_patience`` iterations.
+
+    The window is kept as running sums in float64 beside the last ``stop_window`` iterates
+    (``stop_window`` images of the output grid in memory).
+    """
+
+    def __init__(self, options, batch) -> None:
+        super().__init__(options, batch)
+        self.window, self.patience = options.stop_window, options.stop_patience
+        self._last: collections.deque = collections.deque()
+        self._sum = self._sumsq = None
+        self.best, self.best_k = float("inf"), 0
+        self.score = float("inf")
+
+    def update(self, k: int, x: torch.Tensor, loss: float) -> bool:
+        x = x.to(torch.float64)
+        if self._sum is None:
+            self._sum, self._sumsq = torch.zeros_like(x), torch.zeros_like(x)
+        self._last.append(x)
+        self._sum += x
+        self._sumsq += x * x
+        if len(self._last) > self.window:
+            old = self._last.popleft()
+            self._sum -= old
+            self._sumsq -= old * old
+        if len(self._last) < self.window:
+            return False
+        w = float(self.window)
+        self.score = float((self._sumsq / w - (self._sum / w) ** 2).clamp_min(0).mean())
+        if self.score < self.best:
+            self.best, self.best_k = self.score, k
+        return k - self.best_k >= self.patience
+
+
+#: The rules of the ``stop`` keyword, by name.
+STOPPERS: dict[str, type[Stopper]] = {"plateau": LossPlateau, "variance": WindowedVariance, "none": Stopper}
