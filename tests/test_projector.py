@@ -230,3 +230,32 @@ def test_operator_is_thread_safe():
             parallel = list(pool.map(op, xs))
         for a, b in zip(serial, parallel):
             torch.testing.assert_close(a, b)
+
+
+def test_on_the_fly_blocks_do_not_depend_on_threads_and_match_one_projector():
+    """The astra backend splits the angles into a fixed number of blocks run on torch's
+    threads: the same bits with 1 or 2 threads, the forward equal to one whole-scan ASTRA call."""
+    import astra
+
+    g = Geometry(np.linspace(0, np.pi, 37, endpoint=False), 40, 19.3, 36, 36)
+    op = RayTransform(g, backend="astra")
+    x = torch.rand(2, 36, 36, generator=torch.Generator().manual_seed(1))
+    y = torch.rand(2, 37, 40, generator=torch.Generator().manual_seed(2))
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = op(x), op.adjoint(y)
+        torch.set_num_threads(2)
+        two = op(x), op.adjoint(y)
+    finally:
+        torch.set_num_threads(before)
+    assert torch.equal(one[0], two[0]) and torch.equal(one[1], two[1])
+    pid = astra.create_projector(g.projector, g.astra_proj_geom(), g.astra_vol_geom())
+    try:
+        sid, whole = astra.create_sino(x[0].numpy(), pid)
+        bid, back = astra.create_backprojection(y[0].numpy(), pid)
+        astra.data2d.delete([sid, bid])
+    finally:
+        astra.projector.delete(pid)
+    np.testing.assert_array_equal(one[0][0].numpy(), whole)
+    np.testing.assert_allclose(one[1][0].numpy(), back, rtol=1e-5, atol=1e-5 * np.abs(back).max())

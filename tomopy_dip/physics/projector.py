@@ -8,8 +8,8 @@ nproj, ndet)`` and back with its exact adjoint. Two interchangeable backends com
     indices). Fast, batched (a matrix times 8 slices costs about as much as one slice) and
     usable on CUDA tensors; costs memory, estimated before it is built.
 ``"astra"``
-    On-the-fly ASTRA forward and backprojection calls, slice by slice. No matrix in memory;
-    for large problems.
+    On-the-fly ASTRA forward and backprojection calls, slice by slice, the angles split into
+    blocks that run on torch's threads. No matrix in memory; for large problems.
 
 ``backend="auto"`` (the default) takes the matrix when its estimated size fits the memory
 budget: ``memory_limit`` when given, else the environment variable
@@ -157,42 +157,33 @@ class _MatrixBackend:
         return torch.sparse.mm(mat, x.T.contiguous()).T
 
 
-class _AstraBackend:
-    name = "astra"
+class _AstraBlock:
+    """ASTRA's forward and backprojection of one block of angles (its own data objects)."""
 
-    def __init__(self, geometry: Geometry):
+    def __init__(self, geometry: Geometry, angles: np.ndarray):
         import astra
 
-        self._geometry = geometry
-        self._pid = _astra_projector(geometry)
+        self._pid = _astra_projector(geometry, angles)
         self._vol = astra.data2d.create("-vol", geometry.astra_vol_geom(), 0.0)
-        self._sino = astra.data2d.create("-sino", geometry.astra_proj_geom(), 0.0)
-        algs = {}
+        self._sino = astra.data2d.create("-sino", geometry.astra_proj_geom(angles), 0.0)
+        self._algs = {}
         for kind, cfg_name in (("fp", "FP"), ("bp", "BP")):
             cfg = astra.astra_dict(cfg_name)
             cfg["ProjectorId"] = self._pid
             cfg["ProjectionDataId"] = self._sino
             cfg["VolumeDataId" if kind == "fp" else "ReconstructionDataId"] = self._vol
-            algs[kind] = astra.algorithm.create(cfg)
-        self._algs = algs
-        self._lock = threading.Lock()
+            self._algs[kind] = astra.algorithm.create(cfg)
 
-    def apply(self, x: torch.Tensor, adjoint: bool) -> torch.Tensor:
+    def run(self, x: np.ndarray, adjoint: bool) -> np.ndarray:
+        """Project an image (or backproject this block's rows of a sinogram); ASTRA releases the
+        GIL while it runs, so blocks run in parallel threads."""
         import astra
 
-        g = self._geometry
-        src_id, dst_id = (self._sino, self._vol) if adjoint else (self._vol, self._sino)
-        in_shape = g.shape_sino if adjoint else g.shape_image
-        x_np = x.detach().to("cpu", torch.float32).numpy()
-        rows = []
-        with self._lock:
-            for b in range(x_np.shape[0]):
-                astra.data2d.store(src_id, x_np[b].reshape(in_shape))
-                astra.data2d.store(dst_id, 0.0)
-                astra.algorithm.run(self._algs["bp" if adjoint else "fp"])
-                rows.append(astra.data2d.get(dst_id).reshape(-1))
-        out = np.stack(rows).astype(np.float32, copy=False)
-        return torch.from_numpy(out).to(x.device)
+        src, dst = (self._sino, self._vol) if adjoint else (self._vol, self._sino)
+        astra.data2d.store(src, x)
+        astra.data2d.store(dst, 0.0)
+        astra.algorithm.run(self._algs["bp" if adjoint else "fp"])
+        return astra.data2d.get(dst)
 
     def __del__(self):  # pragma: no cover - interpreter shutdown order varies
         try:
@@ -204,6 +195,46 @@ class _AstraBackend:
             astra.projector.delete(self._pid)
         except Exception:
             pass
+
+
+#: Angle blocks of the on-the-fly backend. A fixed number (not the thread count), so that the
+#: backprojection sums the blocks in the same order and the result does not depend on threads.
+ANGLE_BLOCKS = 8
+
+
+class _AstraBackend:
+    """On-the-fly ASTRA projections, the angles split into :data:`ANGLE_BLOCKS` blocks that run
+    on torch's number of threads (ASTRA's CPU projectors are single-threaded)."""
+
+    name = "astra"
+
+    def __init__(self, geometry: Geometry):
+        self._geometry = geometry
+        n = min(ANGLE_BLOCKS, geometry.nproj)
+        self._rows = np.array_split(np.arange(geometry.nproj), n)
+        self._blocks = [_AstraBlock(geometry, geometry.theta[r]) for r in self._rows]
+        self._lock = threading.Lock()
+
+    def apply(self, x: torch.Tensor, adjoint: bool) -> torch.Tensor:
+        from concurrent.futures import ThreadPoolExecutor
+
+        g = self._geometry
+        x_np = x.detach().to("cpu", torch.float32).numpy()
+        out = []
+        with self._lock, ThreadPoolExecutor(max(1, min(torch.get_num_threads(), len(self._blocks)))) as pool:
+            for b in range(x_np.shape[0]):
+                if adjoint:
+                    sino = x_np[b].reshape(g.shape_sino)
+                    parts = list(pool.map(lambda kr: kr[0].run(sino[kr[1]], True), zip(self._blocks, self._rows)))
+                    vol = parts[0].astype(np.float32, copy=True)
+                    for part in parts[1:]:  # a fixed order of summation
+                        vol += part
+                    out.append(vol.reshape(-1))
+                else:
+                    img = x_np[b].reshape(g.shape_image)
+                    parts = list(pool.map(lambda blk: blk.run(img, False), self._blocks))
+                    out.append(np.concatenate(parts, axis=0).reshape(-1))
+        return torch.from_numpy(np.stack(out).astype(np.float32, copy=False)).to(x.device)
 
 
 class _Apply(torch.autograd.Function):
