@@ -74,8 +74,8 @@ def test_theta_length_mismatch():
         _reconstruct(theta=THETA[:-1])
     with pytest.raises(ValueError, match="theta"):
         _call(theta=THETA[:-1])
-    # the stand-in uses TomoPy's own message
-    with pytest.raises(ValueError, match="There must be one angle for every projection."):
+    # the stand-in's message names theta (TomoPy's own says "There must be one angle for every projection.")
+    with pytest.raises(ValueError, match=f"theta has {NPROJ - 1} angles but tomo has {NPROJ} projections"):
         _recon(theta=THETA[:-1])
 
 
@@ -259,3 +259,57 @@ def test_errors_do_not_touch_the_output():
     with pytest.raises(ValueError):
         _call(recon=recon, lr=-1.0)
     np.testing.assert_array_equal(recon, 5.0)
+
+
+# ----------------------------------------------------------------------------- one validator, angles, divergence
+@pytest.mark.parametrize("dtype", [np.complex64, np.bool_, str])
+def test_recon_validates_like_reconstruct(dtype):
+    with pytest.raises(TypeError, match="tomo must be a real numeric array"):
+        _recon(SINO.swapaxes(0, 1).astype(dtype))
+    with pytest.raises(ValueError, match="tomo"):
+        _recon(np.zeros((NPROJ, 0, N), np.float32))
+
+
+@pytest.mark.parametrize("theta, words", [(np.arange(0, 180, 18.0), "look like degrees"),
+                                          (np.full(NPROJ, 0.3), "equal angles")])
+def test_angles_that_cannot_be_radians_are_refused_everywhere(theta, words):
+    with pytest.raises(ValueError, match=f"theta .*{words}"):
+        _reconstruct(theta=theta)
+    with pytest.raises(ValueError, match=words):
+        _call(theta=theta)
+    with pytest.raises(ValueError, match=words):
+        _recon(theta=theta)
+    _reconstruct(theta=np.linspace(0, 2 * np.pi, NPROJ), num_iter=0, callback=None)  # a full turn is fine
+
+
+@pytest.mark.parametrize("kw, exc, name", [({"nchunk": -1}, ValueError, "nchunk"), ({"ncore": -1}, ValueError, "ncore"),
+                                           ({"ncore": 1.5}, TypeError, "ncore"), ({"num_gridx": 0}, ValueError, "num_gridx"),
+                                           ({"num_gridy": -3}, ValueError, "num_gridy"),
+                                           ({"num_gridx": 16.5}, TypeError, "num_gridx")])
+def test_recon_keywords_are_checked_before_work(kw, exc, name):
+    with pytest.raises(exc, match=name):
+        _recon(**kw)
+
+
+def test_a_diverging_fit_is_an_error_naming_the_slice_and_the_cause():
+    kw = dict(BASE, num_iter=20, callback=None, lr=1e30)
+    with pytest.raises(FloatingPointError, match=r"slice\(s\) 0 .*lr=1e\+30"):
+        tomopy_dip.reconstruct(SINO[0], THETA, method="tv_dip", **kw)
+
+
+def test_one_diverging_slice_warns_and_keeps_the_others(monkeypatch):
+    from tomopy_dip.fitting import losses
+
+    value = losses.DataFidelity.value
+
+    def poisoned(self, fit):  # the second slice's data term becomes NaN at its 3rd iteration
+        v = value(self, fit)
+        return v * float("nan") if fit.slice_ids == [1] and fit.k == 2 else v
+
+    monkeypatch.setattr(losses.DataFidelity, "value", poisoned)
+    kw = dict(BASE, num_iter=6, callback=None, stop="none")
+    with pytest.warns(RuntimeWarning, match=r"slice\(s\) 1 \(iteration 2\)"):
+        res = tomopy_dip.reconstruct(SINO, THETA, method="tv_dip", **kw)
+    assert res.stop_reason == ["num_iter", "diverged"] and list(res.iterations_run) == [6, 3]
+    assert np.isfinite(res.images).all() and res.iteration[1] <= 1
+    np.testing.assert_array_equal(res.images[0], tomopy_dip.reconstruct(SINO[0], THETA, method="tv_dip", **kw).images)

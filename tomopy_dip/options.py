@@ -227,6 +227,9 @@ _SHARED = [
     _kw("callback", None, _callback,
         "called with {slice, iteration, loss, image, estimate} every callback_every iterations"),
     _kw("callback_every", 1, int_check("callback_every", 1), "iterations between callback calls"),
+    _kw("precision", "float32", choice_check("precision", ("float32", "bfloat16")),
+        "arithmetic of the network: float32, or bfloat16 autocast (weights, loss and projector "
+        "stay float32)", str),
     _kw("network_input", "noise", choice_check("network_input", ("noise", "fbp", "backprojection")),
         "network input: noise, fbp or backprojection", str),
     _kw("clip_grad", 1.0, float_check("clip_grad", 0.0), "gradient-norm clipping per slice, 0 = off", float),

@@ -85,7 +85,7 @@ class Reconstruction:
         Iterations each slice ran (0 for a slice that was not fitted).
     stop_reason : list of str
         Why each slice's fit ended: ``"converged"`` (the stopping rule, ``stop``),
-        ``"num_iter"`` (the cap), ``"interrupted"`` or ``"not_run"``
+        ``"num_iter"`` (the cap), ``"diverged"``, ``"interrupted"`` or ``"not_run"``
         (:data:`~tomopy_dip.fitting.stopping.STOP_REASONS`).
     """
 
@@ -102,13 +102,14 @@ class Reconstruction:
         """Why the fits ended, in words, e.g. ``"2 converged at 650-820 iterations, 1 reached
         num_iter (2000)"``."""
         parts = []
-        for reason in ("converged", "num_iter", "interrupted", "not_run"):
+        for reason in ("converged", "num_iter", "diverged", "interrupted", "not_run"):
             its = [int(n) for n, r in zip(self.iterations_run, self.stop_reason) if r == reason]
             if its:
                 span = f"{min(its)}" if min(its) == max(its) else f"{min(its)}-{max(its)}"
                 words = {"converged": f"converged after {span} iterations",
                          "num_iter": f"reached num_iter ({span})",
                          "interrupted": f"interrupted after {span} iterations",
+                         "diverged": f"diverged after {span} iterations",
                          "not_run": "not fitted"}[reason]
                 parts.append(f"{len(its)} {words}")
         return ", ".join(parts)
@@ -153,9 +154,26 @@ def run(method: Method, tomo: Any, theta: Any, center: Any = None, **kwargs: Any
         runs[idx] = len(part["history"]["loss"])
         for i in idx:
             reasons[i] = part["stop_reason"]
+    _check_divergence(method, options, reasons, runs)
     if two_d:
         images = images[0]
     return Reconstruction(images, history, iteration, scale, interrupted, geoms, runs, reasons)
+
+
+def _check_divergence(method: Method, options: Any, reasons: list, runs: np.ndarray) -> None:
+    """A fit whose loss became NaN or inf: an error when no slice succeeded, else a warning
+    naming the slices (their images are those before the divergence)."""
+    bad = [i for i, r in enumerate(reasons) if r == "diverged"]
+    if not bad:
+        return
+    at = ", ".join(f"{i} (iteration {runs[i] - 1})" for i in bad[:8]) + (", ..." if len(bad) > 8 else "")
+    cause = (f"the learning rate lr={options.lr:g} may be too large for these data"
+             + (" or the checkpoint may be corrupt" if method.load_network is not None else ""))
+    msg = f"{method.name}: the loss became NaN or infinite in slice(s) {at}; {cause}"
+    if len(bad) == len(reasons):
+        raise FloatingPointError(msg)
+    warnings.warn(msg + "; those slices hold the image before it (Reconstruction.stop_reason says "
+                  "'diverged')", RuntimeWarning, stacklevel=3)
 
 
 def reconstruct(tomo: Any, theta: Any, center: Any = None, method: str = "tv_dip",
@@ -192,6 +210,10 @@ def reconstruct(tomo: Any, theta: Any, center: Any = None, method: str = "tv_dip
             ``lr * (k + 1) / lr_warmup``).
         ``tv_weight`` (float; TV-DIP's gamma, method default)
             Weight of the total variation (see the engine docs for its normalisation).
+        ``precision`` ({"float32", "bfloat16"}, default "float32")
+            Arithmetic of the network: ``"bfloat16"`` runs it under bfloat16 autocast
+            (weights, loss and projector stay float32), 1.4x faster at 256² and 2.4x at 512²
+            on CPUs with bfloat16 matrix units.
         ``select`` ({"min_loss", "last", "average"}; method default)
             Return the iterate of minimum loss, the last one, or a moving average of the
             iterates (window ~100 iterations, :func:`average_weight`).

@@ -50,10 +50,15 @@ class Fit:
         self.gain: torch.Tensor | None = None
         self.k, self.x, self.n_iter, self.n_done = 0, None, options.num_iter, 0
         self._input_listeners: list[Callable[[], None]] = []
+        self._bf16 = options.precision == "bfloat16"
 
     def forward(self, inp: torch.Tensor) -> torch.Tensor:
-        """The images for input ``inp``, ``(B, nx, ny)``."""
-        out = self.output(inp)
+        """The images for input ``inp``, ``(B, nx, ny)``, float32 (the network runs under
+        bfloat16 autocast with ``precision="bfloat16"``; weights, loss and projector stay
+        float32)."""
+        with torch.autocast(inp.device.type, dtype=torch.bfloat16, enabled=self._bf16):
+            out = self.output(inp)
+        out = out.float()
         return out if self.gain is None else out * self.gain
 
     def on_new_input(self, listener: Callable[[], None]) -> None:

@@ -109,6 +109,9 @@ def fit_batch(method: Any, options: Any, sino: np.ndarray, geoms: Sequence[Any],
                 sched.step()
             lv = loss.detach()
             hist["loss"][k] = lv.cpu().numpy()
+            if not np.isfinite(hist["loss"][k]).all():
+                n_done, reason = k + 1, "diverged"
+                break
             for key in HISTORY_TERMS:
                 hist[key][k] = values[key].detach().cpu().numpy() if key in values else 0.0
             with torch.no_grad():

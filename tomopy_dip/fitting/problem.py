@@ -15,7 +15,7 @@ from tomopy_dip.physics.geometry import Geometry, check_center, default_center
 from tomopy_dip.physics.measurement import data_scale
 from tomopy_dip.physics.projector import RayTransform, get_operator
 
-__all__ = ["check_sinograms", "slice_centers", "slice_geometries", "slice_seed", "SliceBatch"]
+__all__ = ["check_sinograms", "check_angles", "slice_centers", "slice_geometries", "slice_seed", "SliceBatch"]
 
 
 def check_sinograms(tomo: Any, theta: Any, name: str = "tomo") -> tuple[np.ndarray, np.ndarray, bool]:
@@ -52,7 +52,36 @@ def check_sinograms(tomo: Any, theta: Any, name: str = "tomo") -> tuple[np.ndarr
         )
     if not np.all(np.isfinite(th)):
         raise ValueError("theta contains non-finite values")
+    check_angles(th)
     return arr, th, two_d
+
+
+#: Largest angular span (radians) accepted: a full turn and a margin. Angles in degrees span
+#: far more (``np.arange(0, 180, 3)``: 177).
+MAX_SPAN = 2 * np.pi + 0.5
+
+
+def check_angles(theta: np.ndarray) -> None:
+    """Refuse angles that cannot be radians (a span far beyond 2π: degrees) or that are all
+    equal (no tomography).
+
+    Examples
+    --------
+    >>> check_angles(np.deg2rad(np.arange(0, 180, 3)))
+    >>> check_angles(np.arange(0, 180, 3))
+    Traceback (most recent call last):
+    ...
+    ValueError: theta spans 177 (from 0 to 177), far more than a full turn of 2π radians: the angles look like degrees; pass np.deg2rad(theta)
+    """
+    if theta.size < 2:
+        return
+    lo, hi = float(theta.min()), float(theta.max())
+    if hi - lo > MAX_SPAN:
+        raise ValueError(f"theta spans {hi - lo:g} (from {lo:g} to {hi:g}), far more than a full turn of 2π "
+                         "radians: the angles look like degrees; pass np.deg2rad(theta)")
+    if hi == lo:
+        raise ValueError(f"theta holds {theta.size} equal angles ({lo:g} rad): a reconstruction needs "
+                         "projections from different directions")
 
 
 def slice_centers(center: Any, nslices: int, ndet: int, beam: str) -> np.ndarray:

@@ -53,6 +53,7 @@ STOP_REASONS = {
     "converged": "the stopping rule (stop) found the fit done",
     "num_iter": "num_iter reached",
     "interrupted": "interrupted (Ctrl-C)",
+    "diverged": "the loss became NaN or infinite (the image before it is returned)",
     "not_run": "not fitted (an earlier slice was interrupted)",
 }
 

@@ -21,6 +21,8 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from tomopy_dip.fitting.engine import run
+from tomopy_dip.fitting.problem import check_sinograms
+from tomopy_dip.options import KEYWORDS, int_check
 from tomopy_dip.methods import METHODS, Method
 from tomopy_dip.physics.geometry import default_center
 
@@ -158,15 +160,20 @@ def recon(tomo: Any, theta: Any, center: Any = None, sinogram_order: bool = Fals
     >>> rec.shape
     (1, 24, 24)
     """
-    arr = np.asarray(tomo, dtype=np.float32)
+    arr = np.asarray(tomo)
     if arr.ndim != 3:
-        raise ValueError(f"tomo must be 3-D, got shape {arr.shape}")
+        raise ValueError(f"tomo must be 3-D, {'(nslices, nproj, ndet)' if sinogram_order else '(nproj, nslices, ndet)'}, "
+                         f"got shape {arr.shape}")
     if not sinogram_order:
         arr = arr.swapaxes(0, 1)
-    arr = np.ascontiguousarray(arr)
-    theta = np.asarray(theta, dtype=np.float32)
-    if theta.ndim != 1 or theta.size != arr.shape[1]:
-        raise ValueError("There must be one angle for every projection.")
+    # The validation of every entry point (dtype, shape, finite values, angles), then
+    # TomoPy's float32 angles.
+    arr, theta, _ = check_sinograms(np.ascontiguousarray(arr), theta)
+    theta = theta.astype(np.float32)
+    ncore = None if ncore is None else int_check("ncore", 1)(ncore)
+    nchunk = None if nchunk is None else int_check("nchunk", 0)(nchunk)
+    for name in ("num_gridx", "num_gridy"):
+        KEYWORDS[name].check(kwargs.get(name))
     if isinstance(algorithm, str):
         if algorithm not in ALGORITHMS:
             raise ValueError(f"algorithm must be one of {tuple(ALGORITHMS)} or a callable, got {algorithm!r}")
