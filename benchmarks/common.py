@@ -146,8 +146,9 @@ def tv_best(d: dict, gammas=(1e-7, 3e-7, 1e-6, 3e-6, 1e-5), num_iter: int = 1000
     return best
 
 
-def dip_run(d: dict, method: str, num_iter: int, every: int = 25, **kw) -> dict:
-    """Run a DIP-family method with a PSNR-tracking callback."""
+def dip_run(d: dict, method: str, num_iter: int | None, every: int = 25, **kw) -> dict:
+    """Run a DIP-family method with a PSNR-tracking callback (``num_iter`` None: the method's
+    default cap; the stopping rule ends the run)."""
     ref = d["reference"]
     curve, returned = [], []
     t0 = time.perf_counter()
@@ -158,17 +159,19 @@ def dip_run(d: dict, method: str, num_iter: int, every: int = 25, **kw) -> dict:
         returned.append((info["iteration"], curve[-1][1], curve[-1][2] if same else psnr(info["estimate"], ref)))
 
     res = tomopy_dip.reconstruct(d["sinogram"], d["theta"], d["center"], method=method,
-                                 num_iter=num_iter, callback=cb, callback_every=every,
-                                 progress=False, **d["geometry"], **kw)
+                                 callback=cb, callback_every=every, progress=False, **d["geometry"],
+                                 **({} if num_iter is None else {"num_iter": num_iter}), **kw)
     seconds = time.perf_counter() - t0
     img = res.images
+    n_run = int(res.iterations_run[0])
     return {"method": method, "psnr": psnr(img, ref), "ssim": ssim(img, ref), "seconds": seconds,
-            "iterations": num_iter, "selected_iteration": int(res.iteration[0]),
+            "iterations": n_run, "num_iter": num_iter, "stop_reason": res.stop_reason[0],
+            "selected_iteration": int(res.iteration[0]),
             "best_psnr": max(p for _, _, p in curve), "curve": curve,
             # PSNR of the image ``select`` would return at each point (the iterate itself for
             # select="last", the average so far for "average", the min-loss image for "min_loss")
             "returned_curve": returned,
-            "sec_per_iter": seconds / max(num_iter, 1), "image": img}
+            "sec_per_iter": seconds / max(n_run, 1), "image": img}
 
 
 def interleaved_sec_per_iter(d: dict, runs: dict, repeats: int = 5, start: int = 10, stop: int = 60) -> dict:
