@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import functools
 import http.server
+import os
 import json
 import socket
 import threading
@@ -195,6 +196,31 @@ def test_failed_downloads_raise_and_leave_nothing(server, tiny, cache, case):
     if case == "server_down":
         assert registry.MIRROR_ENV in msg
     assert _files(cache) == []
+
+
+def test_a_failed_download_touches_no_other_file_of_the_cache(server, tiny, cache):
+    (cache / "checkpoints").mkdir(parents=True, exist_ok=True)
+    notes = cache / "checkpoints" / "tmp_user_notes.txt"
+    notes.write_text("mine")
+    with pytest.raises(RegistryError):
+        registry.fetch(_entry(f"{server}/short/good.safetensors", tiny))
+    assert notes.read_text() == "mine" and _files(cache) == ["tmp_user_notes.txt"]
+
+
+def test_two_processes_fetching_the_same_file_both_succeed(server, tiny, cache):
+    import subprocess
+    import sys
+
+    code = ("import sys; from tomopy_dip.data.registry import RemoteFile, fetch; "
+            "print(fetch(RemoteFile('t', sys.argv[1], sys.argv[2], 'checkpoints/t.safetensors')))")
+    env = {**os.environ, "TOMOPY_DIP_CACHE": str(cache), "TOMOPY_DIP_MIRROR": "", "OMP_NUM_THREADS": "1"}
+    procs = [subprocess.Popen([sys.executable, "-c", code, f"{server}/good.safetensors", registry.sha256(tiny)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env) for _ in range(2)]
+    outs = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    path = cache / "checkpoints" / "t.safetensors"
+    assert all(o.strip().endswith(str(path)) for o, _ in outs)
+    assert path.read_bytes() == tiny.read_bytes() and _files(cache) == ["t.safetensors"]
 
 
 def test_mirror_directory_and_registered_names(tiny, cache, tmp_path, monkeypatch):

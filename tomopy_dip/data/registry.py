@@ -135,11 +135,6 @@ def fetch(entry: RemoteFile, progress: bool = False) -> Path:
             f"{entry.name}: could not download {entry.url} ({type(exc).__name__}: {exc}). "
             f"Without network, put the file into a directory and set {MIRROR_ENV} to it."
         ) from None
-    finally:
-        for tmp in target.parent.glob("tmp*"):
-            if tmp.is_file() and tmp.name != target.name:
-                try:
-                    tmp.unlink()
-                except OSError:
-                    pass
+    # pooch downloads into its own temporary file beside the target and removes it on failure;
+    # other files of the cache (another process's download, a user's files) are not ours to touch.
     return Path(out)
