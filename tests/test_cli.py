@@ -153,7 +153,7 @@ def _h5(path, **datasets):
     return path
 
 
-@pytest.mark.parametrize("case", ["missing", "not_hdf5", "no_data", "wrong_shape", "no_flats", "bad_row"])
+@pytest.mark.parametrize("case", ["missing", "not_hdf5", "no_data", "wrong_shape", "no_flats", "zero_flats", "bad_row"])
 def test_bad_files_exit_1_with_one_line(capsys, tmp_path, case):
     ok = dict(exchange__data=np.ones((4, 2, 8), np.float32), exchange__data_white=np.full((2, 2, 8), 2.0, np.float32),
               exchange__data_dark=np.zeros((2, 2, 8), np.float32), exchange__theta=np.arange(4) * 45.0)
@@ -171,6 +171,10 @@ def test_bad_files_exit_1_with_one_line(capsys, tmp_path, case):
     elif case == "no_flats":
         del ok["exchange__data_white"]
         p = _h5(tmp_path / "noflat.h5", **ok)
+    elif case == "zero_flats":
+        ok["exchange__data_white"] = np.zeros((2, 2, 8), np.float32)
+        p = _h5(tmp_path / "zeroflat.h5", **ok)
+        extra = ["--slices", "0:1"]
     else:
         p = _h5(tmp_path / "rows.h5", **ok)
         extra = ["--slices", "10:12"]
@@ -179,6 +183,8 @@ def test_bad_files_exit_1_with_one_line(capsys, tmp_path, case):
     assert code == 1
     line = _one_error_line(err)
     assert p.name in line
+    if case == "zero_flats":
+        assert "not brighter than the dark fields" in line and "in 100 % of the detector pixels" in line
 
 
 def test_debug_shows_traceback(capsys, tmp_path):

@@ -22,7 +22,7 @@ import numpy as np
 
 from tomopy_dip._version import __version__
 from tomopy_dip.data import preprocess as pp
-from tomopy_dip.data.exchange import read_data_exchange
+from tomopy_dip.data.exchange import DataFileError, read_data_exchange
 from tomopy_dip.data.files import write_history_csv, write_tiff_stack
 from tomopy_dip.fitting.engine import Reconstruction, reconstruct
 from tomopy_dip.methods import get_method
@@ -144,6 +144,24 @@ def _check_settings(center: Any, center_method: str, downsample: int) -> int:
     return int_check("downsample", 1)(downsample)
 
 
+#: Largest share of detector pixels whose flat field may be no brighter than the dark field.
+DEAD_FLAT_SHARE = 0.01
+
+
+def _check_flats(data: Any, path: Path) -> None:
+    """Refuse flat fields that are empty (zeros), or no brighter than the darks: the
+    normalised data would be meaningless."""
+    flat = np.mean(np.asarray(data.flat, dtype=np.float32).reshape(-1, *data.proj.shape[1:]), axis=0)
+    dark = np.mean(np.asarray(data.dark, dtype=np.float32).reshape(-1, *data.proj.shape[1:]), axis=0)
+    dead = float(np.mean(flat <= dark))
+    if dead > DEAD_FLAT_SHARE:
+        raise DataFileError(
+            f"{path}: the flat fields (exchange/data_white) are not brighter than the dark fields "
+            f"(exchange/data_dark) in {100 * dead:.0f} % of the detector pixels (mean flat {flat.mean():g}, "
+            f"mean dark {dark.mean():g}): they are empty or swapped; check the file, or pass "
+            "normalize=False (--no-normalize) if the data are already normalised")
+
+
 def _normalized(data: Any, path: Path, normalize: bool, minus_log: bool) -> tuple[np.ndarray, list[str]]:
     """Flat/dark normalisation, -log and non-finite values set to 0; with the steps taken."""
     steps: list[str] = []
@@ -155,6 +173,7 @@ def _normalized(data: Any, path: Path, normalize: bool, minus_log: bool) -> tupl
             raise SettingError("normalize", "normalize=False",
                                f"{path} has no {' and no '.join(missing)}; use {{arg}} if the data are "
                                "already normalised")
+        _check_flats(data, path)
         arr = pp.normalize(arr, data.flat, data.dark)
         steps.append("normalised")
     if minus_log:
