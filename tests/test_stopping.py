@@ -63,3 +63,11 @@ def test_every_slice_records_why_it_ended(sino):
     assert res.stop_summary() == "2 reached num_iter (150)"
     with pytest.raises(ValueError, match="stop must be one of"):
         tomopy_dip.reconstruct(sino, THETA, method="tv_dip", stop="early", **TINY)
+
+
+def test_a_huge_cap_costs_nothing_up_front(sino):
+    """The history grows with the fit: num_iter=10**12 is a cap, not an allocation."""
+    res = tomopy_dip.reconstruct(sino, THETA, method="tv_dip", lr=3e-3, num_iter=10**12, stop_patience=50, **TINY)
+    n = int(res.iterations_run[0])
+    assert res.stop_reason == ["converged"] and n < 5000
+    assert all(v.shape == (n, 1) for v in res.history.values())

@@ -53,6 +53,21 @@ def _ranges(ids: Sequence[int]) -> str:
     return ",".join(out)
 
 
+class _History(dict):
+    """Per-iteration records ``(n, B)`` float32 that grow with the fit (doubling), so that a
+    large ``num_iter`` cap costs no memory until the iterations are run."""
+
+    def __init__(self, keys: Sequence[str], width: int, start: int = 1024) -> None:
+        super().__init__({k: np.full((start, width), np.nan, np.float32) for k in keys})
+
+    def reserve(self, n: int) -> None:
+        for k, v in self.items():
+            if v.shape[0] < n:
+                grown = np.full((max(n, 2 * v.shape[0]), v.shape[1]), np.nan, np.float32)
+                grown[: v.shape[0]] = v
+                self[k] = grown
+
+
 def _report(options: Any, fit: Fit, selector: Any, hist: dict, scale: torch.Tensor) -> None:
     """Call ``options.callback`` once per slice with the iterate and the current estimate."""
     x = fit.x.detach()
@@ -84,7 +99,7 @@ def fit_batch(method: Any, options: Any, sino: np.ndarray, geoms: Sequence[Any],
     warm = options.lr_warmup
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda j: min(1.0, (j + 1) / warm)) if warm > 1 else None
     n_iter, B = options.num_iter, batch.B
-    hist = {k: np.full((n_iter, B), np.nan, np.float32) for k in ("loss", *HISTORY_TERMS, "seconds")}
+    hist = _History(("loss", *HISTORY_TERMS, "seconds"), B)
     scale = batch.scale[:, None, None]
     t0, interrupted, n_done, reason = time.perf_counter(), False, 0, "num_iter"
     bar = tqdm(total=n_iter, disable=not options.progress, leave=False, dynamic_ncols=True,
@@ -108,6 +123,7 @@ def fit_batch(method: Any, options: Any, sino: np.ndarray, geoms: Sequence[Any],
             if sched is not None:
                 sched.step()
             lv = loss.detach()
+            hist.reserve(k + 1)
             hist["loss"][k] = lv.cpu().numpy()
             if not np.isfinite(hist["loss"][k]).all():
                 n_done, reason = k + 1, "diverged"
