@@ -185,13 +185,12 @@ class SliceBatch:
 
     def network_input(self, kind: str, generators: Sequence[torch.Generator]) -> torch.Tensor:
         """The network input ``(1, B, nx, ny)``: ``"fbp"``, ``"backprojection"`` (normalised by
-        its 99.9th percentile) or ``"noise"`` (``0.1 N(0, 1)`` from each slice's generator)."""
+        its data scale, the 99.9th percentile) or ``"noise"`` (``0.1 N(0, 1)`` from each slice's generator)."""
         if kind == "fbp":
             return self.fbp.unsqueeze(0).clone()
         if kind == "backprojection":
             bp = self.backproject(self.y)
-            q = torch.quantile(bp.reshape(self.B, -1).abs(), 0.999, dim=1).clamp_min(1e-12)
-            return (bp / q[:, None, None]).unsqueeze(0)
+            return (bp / data_scale(bp)[:, None, None]).unsqueeze(0)
         shape = self.geoms[0].shape_image
         z = torch.stack([0.1 * torch.randn(shape, generator=g) for g in generators])
         return z.unsqueeze(0).to(self.device)

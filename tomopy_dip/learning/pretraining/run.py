@@ -18,7 +18,7 @@ from tomopy_dip.learning.phantoms import PHANTOM_FAMILIES, family_parameters
 from tomopy_dip.learning.pretraining.data import _range, view_geometry
 from tomopy_dip.learning.pretraining.trainer import _Trainer
 from tomopy_dip.networks import UNetConfig, default_skip_channels
-from tomopy_dip.options import Options, _device
+from tomopy_dip.options import KEYWORDS, Options
 from tomopy_dip.physics.fbp import FILTERS
 from tomopy_dip.physics.geometry import BEAMS, Geometry
 
@@ -211,7 +211,7 @@ def pretrain(theta: Any, ndet: int, center: float | None = None, num_gridx: int 
         raise ValueError(f"views must be positive integers, got {views!r}")
     geoms = [view_geometry(base, v) for v in view_counts] if views else [base]
     config = _network_config(channels, skip_channels, norm_groups, out_activation)
-    dev = _device(device)
+    dev = KEYWORDS["device"].check(device)
     out = Path(out)
     if out.suffix != ".safetensors":
         raise ValueError(f"out must be a .safetensors file, got {out}")
