@@ -87,6 +87,10 @@ class Reconstruction:
         Why each slice's fit ended: ``"converged"`` (the stopping rule, ``stop``),
         ``"num_iter"`` (the cap), ``"diverged"``, ``"interrupted"`` or ``"not_run"``
         (:data:`~tomopy_dip.fitting.stopping.STOP_REASONS`).
+    output_range : numpy.ndarray
+        ``(nslices, 2)``: the range a bounded (sigmoid) network output was mapped onto, in the
+        input's units: ``(0, s)`` for a non-negative object, ``(-s, 0)`` for a negative one,
+        ``(-s, s)`` for both signs (:func:`~tomopy_dip.fitting.problem.output_range`).
     """
 
     images: np.ndarray
@@ -97,6 +101,7 @@ class Reconstruction:
     geometries: list = field(default_factory=list, repr=False)
     iterations_run: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     stop_reason: list = field(default_factory=list)
+    output_range: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), np.float32))
 
     def stop_summary(self) -> str:
         """Why the fits ended, in words, e.g. ``"2 converged at 650-820 iterations, 1 reached
@@ -145,6 +150,7 @@ def run(method: Method, tomo: Any, theta: Any, center: Any = None, **kwargs: Any
     scale = np.ones(nslices, np.float32)
     runs = np.zeros(nslices, np.int64)
     reasons = ["not_run"] * nslices
+    ranges = np.full((nslices, 2), np.nan, np.float32)
     for idx, part in parts:
         images[idx] = part["images"]
         for key, v in part["history"].items():
@@ -152,12 +158,13 @@ def run(method: Method, tomo: Any, theta: Any, center: Any = None, **kwargs: Any
         iteration[idx] = part["iteration"]
         scale[idx] = part["scale"]
         runs[idx] = len(part["history"]["loss"])
+        ranges[idx] = part["output_range"]
         for i in idx:
             reasons[i] = part["stop_reason"]
     _check_divergence(method, options, reasons, runs)
     if two_d:
         images = images[0]
-    return Reconstruction(images, history, iteration, scale, interrupted, geoms, runs, reasons)
+    return Reconstruction(images, history, iteration, scale, interrupted, geoms, runs, reasons, ranges)
 
 
 def _check_divergence(method: Method, options: Any, reasons: list, runs: np.ndarray) -> None:

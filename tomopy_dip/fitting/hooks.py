@@ -51,6 +51,11 @@ class Fit:
         self.k, self.x, self.n_iter, self.n_done = 0, None, options.num_iter, 0
         self._input_listeners: list[Callable[[], None]] = []
         self._bf16 = options.precision == "bfloat16"
+        # A bounded (sigmoid) output is mapped onto the object's range when it is not (0, 1).
+        lo, hi = batch.output_range[:, 0], batch.output_range[:, 1]
+        bounded = net.config.out_activation == "sigmoid"
+        self._range = (lo[:, None, None], (hi - lo)[:, None, None]) \
+            if bounded and bool(((lo != 0) | (hi != 1)).any()) else None
 
     def forward(self, inp: torch.Tensor) -> torch.Tensor:
         """The images for input ``inp``, ``(B, nx, ny)``, float32 (the network runs under
@@ -59,6 +64,8 @@ class Fit:
         with torch.autocast(inp.device.type, dtype=torch.bfloat16, enabled=self._bf16):
             out = self.output(inp)
         out = out.float()
+        if self._range is not None:
+            out = self._range[0] + self._range[1] * out
         return out if self.gain is None else out * self.gain
 
     def on_new_input(self, listener: Callable[[], None]) -> None:

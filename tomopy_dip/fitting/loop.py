@@ -158,4 +158,5 @@ def fit_batch(method: Any, options: Any, sino: np.ndarray, geoms: Sequence[Any],
         "scale": batch.scale.cpu().numpy(),
         "interrupted": interrupted,
         "stop_reason": reason,
+        "output_range": (batch.output_range * batch.scale[:, None]).cpu().numpy(),
     }
