@@ -117,6 +117,15 @@ def test_corrupt_truncated_and_tampered_files_are_refused(tiny, tmp_path):
               metadata={"tomopy_dip": json.dumps(meta)})
     with pytest.raises(ValueError, match="do not fit"):
         ck.load_checkpoint(tmp_path / "misfit.safetensors")
+    # An absurd network (a 36 TB one) is refused from the tensor shapes, before anything is built.
+    huge = dict(c.metadata, network={**c.metadata["network"], "channels": [10**6] * len(c.config.channels)})
+    save_file(dict(c.state), str(tmp_path / "huge.safetensors"), metadata={"tomopy_dip": json.dumps(huge)})
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(ValueError, match="do not fit .* expected \\(1000000,"):
+        ck.load_checkpoint(tmp_path / "huge.safetensors")
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 200_000  # KiB: nothing big allocated
     # Required metadata missing; a newer format.
     for name, m, msg in [("nokeys", {k: v for k, v in c.metadata.items() if k != "geometry"}, "lacks geometry"),
                          ("newer", dict(c.metadata, format_version=99), "upgrade")]:

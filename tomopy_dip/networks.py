@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["UNetConfig", "UNet", "default_skip_channels"]
+__all__ = ["UNetConfig", "UNet", "default_skip_channels", "check_state_fits"]
 
 
 @dataclass(frozen=True)
@@ -306,3 +306,30 @@ class UNet(nn.Module):
             if p.grad is not None:
                 g = p.grad.view(self.m, -1)
                 g.mul_(factors.to(g.dtype).unsqueeze(1))
+
+
+def check_state_fits(config: UNetConfig, state: dict) -> None:
+    """Raise :class:`ValueError` unless ``state`` holds exactly the tensors of a single
+    ``UNet(config)``, with their shapes. The network is laid out on PyTorch's ``meta`` device,
+    so an absurd configuration (a corrupt checkpoint asking for millions of channels) costs no
+    memory.
+
+    Examples
+    --------
+    >>> cfg = UNetConfig(channels=(8, 8), skip_channels=(0, 4))
+    >>> check_state_fits(cfg, UNet(cfg).copy_state())
+    >>> check_state_fits(UNetConfig(channels=(10**6, 8), skip_channels=(0, 4)), UNet(cfg).copy_state())
+    Traceback (most recent call last):
+    ...
+    ValueError: the weights do not fit this network: inc.0.weight has shape (8, 1, 3, 3), expected (1000000, 1, 3, 3)
+    """
+    with torch.device("meta"):
+        want = {name: tuple(t.shape) for name, t in UNet(config).state_dict().items()}
+    missing, unexpected = set(want) - set(state), set(state) - set(want)
+    if missing or unexpected:
+        raise ValueError("the weights do not fit this network: "
+                         f"missing {sorted(missing)[:3]}, unexpected {sorted(unexpected)[:3]}")
+    for name, shape in want.items():
+        if tuple(state[name].shape) != shape:
+            raise ValueError(f"the weights do not fit this network: {name} has shape "
+                             f"{tuple(state[name].shape)}, expected {shape}")

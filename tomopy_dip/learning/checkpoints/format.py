@@ -43,7 +43,7 @@ from typing import Any, Mapping
 
 import torch
 
-from tomopy_dip.networks import UNet, UNetConfig
+from tomopy_dip.networks import UNetConfig, check_state_fits
 from tomopy_dip.utils import LRUCache, atomic_write, jsonable
 
 __all__ = ["Checkpoint", "FORMAT", "FORMAT_VERSION", "METADATA_KEY", "save_checkpoint", "load_checkpoint",
@@ -95,7 +95,7 @@ def save_checkpoint(path: str | os.PathLike, state: Mapping[str, torch.Tensor], 
 
     path = Path(path)
     tensors = {k: v.detach().to("cpu", torch.float32).contiguous().clone() for k, v in state.items()}
-    UNet(config).load_copy_state(tensors)  # the weights must fit the configuration
+    check_state_fits(config, tensors)  # the weights must fit the configuration
     meta = dict(metadata)
     missing = [k for k in ("geometry", "noise", "training", "command") if k not in meta]
     if missing:
@@ -244,7 +244,7 @@ def _load_file(path: Path, name: str | None) -> Checkpoint:
     except (TypeError, ValueError, KeyError, AttributeError) as exc:
         raise _bad(path, f"its network configuration is invalid ({exc})") from None
     try:
-        UNet(config).load_copy_state(state)
+        check_state_fits(config, state)  # before anything of the configuration's size is built
     except ValueError as exc:
         raise _bad(path, f"its weights do not fit its network configuration {config} ({exc})") from None
     return Checkpoint(path, config, state, meta, name)
