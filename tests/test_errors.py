@@ -313,3 +313,16 @@ def test_one_diverging_slice_warns_and_keeps_the_others(monkeypatch):
     assert res.stop_reason == ["num_iter", "diverged"] and list(res.iterations_run) == [6, 3]
     assert np.isfinite(res.images).all() and res.iteration[1] <= 1
     np.testing.assert_array_equal(res.images[0], tomopy_dip.reconstruct(SINO[0], THETA, method="tv_dip", **kw).images)
+
+
+def test_select_last_after_a_divergence_returns_the_last_finite_image(monkeypatch):
+    from tomopy_dip.fitting import losses
+
+    value = losses.DataFidelity.value
+    monkeypatch.setattr(losses.DataFidelity, "value",
+                        lambda self, fit: value(self, fit) * (float("nan") if fit.slice_ids == [1] and fit.k == 4 else 1.0))
+    kw = dict(BASE, num_iter=8, callback=None, stop="none", select="last")
+    with pytest.warns(RuntimeWarning, match="diverged|NaN"):
+        res = tomopy_dip.reconstruct(SINO, THETA, method="dip", **kw)
+    assert res.stop_reason == ["num_iter", "diverged"] and np.isfinite(res.images).all()
+    assert 0 <= res.iteration[1] <= 3 and res.iteration[0] == 8

@@ -150,7 +150,7 @@ def fit_batch(method: Any, options: Any, sino: np.ndarray, geoms: Sequence[Any],
     finally:
         bar.close()
     fit.n_done = n_done
-    selector.finish(fit, interrupted)
+    selector.finish(fit, reason)
     return {
         "images": (selector.image * scale).cpu().numpy().astype(np.float32),
         "history": {key: v[:n_done] for key, v in hist.items()},

@@ -74,8 +74,9 @@ class Selector:
         """What the fit would return if it stopped after the iterate ``x``."""
         return self.image
 
-    def finish(self, fit, interrupted: bool) -> None:
-        """The fit ended (``fit.k`` the last iteration, ``fit.x`` its images, None before any)."""
+    def finish(self, fit, reason: str) -> None:
+        """The fit ended for ``reason`` (:data:`~tomopy_dip.fitting.stopping.STOP_REASONS`;
+        ``fit.k`` the last iteration, ``fit.x`` its images, None before any)."""
         if fit.n_iter == 0:
             self._final(fit)
 
@@ -103,15 +104,16 @@ class MinLoss(Selector):
 
 class Last(MinLoss):
     """The network after the last update (for aSeqDIP ``z_K = f(z_{K-1})``); after Ctrl-C the
-    last iterate (the minimum-loss one when stopped before the first)."""
+    last iterate (the minimum-loss one when stopped before the first); after a divergence the
+    minimum-loss iterate before it."""
 
     def estimate(self, x):
         return x
 
-    def finish(self, fit, interrupted) -> None:
-        if fit.n_iter == 0 or not interrupted:
+    def finish(self, fit, reason) -> None:
+        if fit.n_iter == 0 or reason in ("num_iter", "converged"):
             self._final(fit)
-        elif fit.x is not None:
+        elif reason == "interrupted" and fit.x is not None:
             self.image, self.iteration[:] = fit.x.detach(), fit.k
 
 
