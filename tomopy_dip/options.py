@@ -16,6 +16,7 @@ argument, before any long work starts.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field, fields, make_dataclass, replace
 from typing import Any, Callable, Mapping
 
@@ -141,8 +142,6 @@ def _memory(v: Any) -> int | None:
 
 # ---------------------------------------------------------------------------- command-line text
 def _int_list_text(text: str) -> tuple[int, ...]:
-    import re
-
     try:
         vals = tuple(int(v) for v in re.split(r"[,\s]+", text.strip(" ()[]")) if v)
     except ValueError:
