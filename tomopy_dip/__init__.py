@@ -22,7 +22,9 @@ from __future__ import annotations
 import logging
 
 from tomopy_dip._version import __version__
+from tomopy_dip.fitting import interrupt as _interrupt
 from tomopy_dip.fitting.engine import Reconstruction, reconstruct
+from tomopy_dip.fitting.memory import MemoryPlan, check_memory, estimate_memory
 from tomopy_dip.interfaces.tomopy import ALGORITHMS, make_algorithm, recon
 from tomopy_dip.interfaces.pipeline import reconstruct_file
 from tomopy_dip.learning.pretraining import pretrain
@@ -34,6 +36,10 @@ from tomopy_dip.physics.projector import RayTransform, get_operator
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
+# Ctrl-C during a fit stops every fit and returns what it has (tomopy_dip.fitting.interrupt); the
+# handler replaces only Python's default one, from the main thread.
+_interrupt.install()
+
 dip = ALGORITHMS["dip"]
 tv_dip = ALGORITHMS["tv_dip"]
 aseqdip = ALGORITHMS["aseqdip"]
@@ -44,5 +50,5 @@ __all__ = [
     "dip", "tv_dip", "aseqdip", "recon", "reconstruct", "Reconstruction", "Geometry",
     "RayTransform", "get_operator", "fbp", "psnr", "ssim", "make_algorithm", "ALGORITHMS",
     "__version__", "edip", "edip_fe", "pretrain", "Method", "METHODS", "register_method",
-    "reconstruct_file",
+    "reconstruct_file", "estimate_memory", "check_memory", "MemoryPlan",
 ]

@@ -39,10 +39,18 @@ its call, ``ncore``, ``nchunk`` or ``batch_size``. (Fitting several slices as on
 network of grouped convolutions rounded differently, and Adam amplified the rounding to several
 percent of the image; it was also slower per slice on the CPU: 1.05x at 64², 1.42x at 128²,
 1.90x at 256².)
+
+Memory and Ctrl-C
+-----------------
+Before anything large is allocated, :func:`run` estimates the memory of the call and refuses
+one that cannot fit with a :class:`MemoryError` (:mod:`.memory`). During the fit, Ctrl-C in
+any thread's call ends the running fits after their iteration and starts no further slice
+(:mod:`.interrupt`): the call returns what it has, with a :class:`RuntimeWarning`.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import warnings
 from dataclasses import dataclass, field
@@ -50,12 +58,17 @@ from typing import Any
 
 import numpy as np
 
+from tomopy_dip.fitting import interrupt
+from tomopy_dip.fitting.losses import HISTORY_TERMS
 from tomopy_dip.fitting.loop import fit_batch
+from tomopy_dip.fitting.memory import check_memory, estimate_memory, memory_fits
 from tomopy_dip.fitting.problem import check_sinograms, slice_centers, slice_geometries
 from tomopy_dip.methods.base import Method
-from tomopy_dip.options import parse_options
+from tomopy_dip.options import parse_options, with_changes
 
 __all__ = ["reconstruct", "Reconstruction", "run", "COMPUTE_LOCK"]
+
+log = logging.getLogger(__name__)
 
 #: Serialises fitting across threads: concurrent calls (e.g. TomoPy's thread pool) share the
 #: machine's cores instead of multiplying torch's threads by the number of callers.
@@ -76,11 +89,12 @@ class Reconstruction:
     iteration : numpy.ndarray
         For each slice, the iteration whose image was returned (``select="average"``: the last
         iterate taken into the average); -1 for slices that were never
-        fitted because Ctrl-C stopped an earlier batch (their images are zeros).
+        fitted because Ctrl-C stopped the call (their images are zeros).
     scale : numpy.ndarray
         The data scale ``s`` of each slice.
     interrupted : bool
-        True when Ctrl-C stopped the fit early.
+        True when Ctrl-C (a stop request, :mod:`~tomopy_dip.fitting.interrupt`) ended the call
+        early: a slice was interrupted or not started.
     iterations_run : numpy.ndarray
         Iterations each slice ran (0 for a slice that was not fitted).
     stop_reason : list of str
@@ -120,32 +134,84 @@ class Reconstruction:
         return ", ".join(parts)
 
 
-def run(method: Method, tomo: Any, theta: Any, center: Any = None, **kwargs: Any) -> Reconstruction:
-    """Reconstruct with ``method``; the shared implementation behind every public entry point."""
+def run(method: Method, tomo: Any, theta: Any, center: Any = None, *, slice_offset: int | None = None,
+        **kwargs: Any) -> Reconstruction:
+    """Reconstruct with ``method``; the shared implementation behind every public entry point.
+
+    In order: the keywords are validated, the sinograms checked and the geometries built; the
+    memory the call needs is estimated and checked (:func:`~tomopy_dip.fitting.memory.
+    check_memory`: an impossible request raises :class:`MemoryError` here, before any data is
+    moved, operator built or network loaded; with ``backend="auto"`` a system matrix that would
+    not leave room for the fit is replaced by on-the-fly projections); the pretrained network
+    is loaded (EDIP); then the slices are fitted one after the other, each under
+    :data:`COMPUTE_LOCK`.
+
+    The whole call counts as an active fit for Ctrl-C (:mod:`~tomopy_dip.fitting.interrupt`):
+    once a stop is requested the running fit ends after its iteration (``"interrupted"``,
+    its selected image returned), no further slice starts (``"not_run"``, zeros), and a
+    :class:`RuntimeWarning` names the slices. ``slice_offset`` numbers the slices in that
+    warning (the call's first slice; None: "of this call").
+    """
+    with interrupt.active_fit():
+        return _run(method, tomo, theta, center, slice_offset, kwargs)
+
+
+def _check_plan(method: Method, options: Any, geoms: list, nslices: int, network: Any = None) -> Any:
+    """Estimate and check the memory of the call (under :data:`COMPUTE_LOCK`, so that no other
+    thread's fit is holding memory meanwhile); returns the options, with ``backend="astra"``
+    when ``"auto"`` would build a system matrix that leaves no room for the fit."""
+    g = geoms[0]
+    where = f"tomopy_dip.{method.name}"
+    with COMPUTE_LOCK:
+        plan = estimate_memory(method, options, g.nproj, g.ndet, nslices=nslices, geometries=geoms,
+                               network=network)
+        if options.backend == "auto" and plan.backend == "matrix" and not memory_fits(plan, options):
+            alt_options = with_changes(options, backend="astra")
+            alt = estimate_memory(method, alt_options, g.nproj, g.ndet, nslices=nslices, geometries=geoms,
+                                  network=network)
+            if memory_fits(alt, alt_options):
+                log.info("%s: a system matrix would leave no room for the fit (%s): projecting on the fly",
+                         where, plan.text())
+                return alt_options
+        check_memory(plan, method=method, options=options, where=where)
+    return options
+
+
+def _run(method: Method, tomo: Any, theta: Any, center: Any, slice_offset: int | None,
+         kwargs: dict) -> Reconstruction:
     options = parse_options(kwargs, method.accepted, method.defaults, f"tomopy_dip.{method.name}")
     sino, th, two_d = check_sinograms(tomo, theta)
     nslices, _, ndet = sino.shape
     centers = slice_centers(center, nslices, ndet, options.beam)
     geoms = slice_geometries(th, ndet, centers, options)
+    options.network.check_image(geoms[0].shape_image)
+    options = _check_plan(method, options, geoms, nslices)
     # The pretrained start, resolved once per call (and before any work: a bad checkpoint fails here).
     pretrained = method.load_network(options, geoms[0]) if method.load_network is not None else None
+    if pretrained is not None and pretrained[0] != options.network:
+        pretrained[0].check_image(geoms[0].shape_image)
+        options = _check_plan(method, options, geoms, nslices, network=pretrained[0])
     if options.batch_size is not None:
         warnings.warn("batch_size has no effect: every slice is fitted by its own network, so that "
-                      "its result does not depend on the other slices", FutureWarning, stacklevel=3)
+                      "its result does not depend on the other slices", FutureWarning, stacklevel=4)
     parts = []
-    interrupted = False
+    stopped = False
     for i in range(nslices):
         idx = [i]
         with COMPUTE_LOCK:
+            if interrupt.requested():  # checked under the lock: a thread waiting for it starts nothing
+                stopped = True
+                break
             part = fit_batch(method, options, sino[idx], [geoms[i]], idx, pretrained)
         parts.append((idx, part))
         if part["interrupted"]:
-            interrupted = True
+            stopped = True
             break
     gx, gy = geoms[0].shape_image
     images = np.zeros((nslices, gx, gy), np.float32)
     n_done = max((len(p["history"]["loss"]) for _, p in parts), default=0)
-    history = {k: np.full((n_done, nslices), np.nan, np.float32) for k in parts[0][1]["history"]}
+    keys = parts[0][1]["history"] if parts else ("loss", *HISTORY_TERMS, "seconds")
+    history = {k: np.full((n_done, nslices), np.nan, np.float32) for k in keys}
     iteration = np.full(nslices, -1)
     scale = np.ones(nslices, np.float32)
     runs = np.zeros(nslices, np.int64)
@@ -162,9 +228,44 @@ def run(method: Method, tomo: Any, theta: Any, center: Any = None, **kwargs: Any
         for i in idx:
             reasons[i] = part["stop_reason"]
     _check_divergence(method, options, reasons, runs)
+    if stopped:
+        _warn_stopped(method, reasons, runs, slice_offset)
     if two_d:
         images = images[0]
-    return Reconstruction(images, history, iteration, scale, interrupted, geoms, runs, reasons, ranges)
+    return Reconstruction(images, history, iteration, scale, stopped, geoms, runs, reasons, ranges)
+
+
+def _slices_text(ids: list[int]) -> str:
+    """``[0, 1, 2, 5]`` -> ``"slices 0-2, 5"``; ``[3]`` -> ``"slice 3"``."""
+    out, start = [], None
+    for j, i in enumerate(ids):
+        if start is None:
+            start = i
+        if j == len(ids) - 1 or ids[j + 1] != i + 1:
+            out.append(f"{start}" if start == i else f"{start}-{i}")
+            start = None
+    return ("slice " if len(ids) == 1 else "slices ") + ", ".join(out)
+
+
+def _warn_stopped(method: Method, reasons: list, runs: np.ndarray, slice_offset: int | None) -> None:
+    """The warning after a stop request (Ctrl-C): which slices were interrupted, which not run."""
+    off = 0 if slice_offset is None else int(slice_offset)
+    where = "" if slice_offset is not None else f" (of {len(reasons)} in this call)"
+    parts = []
+    cut = [i for i, r in enumerate(reasons) if r == "interrupted"]
+    if cut:
+        its = sorted({int(runs[i]) for i in cut})
+        span = f"{its[0]}" if len(its) == 1 else f"{its[0]}-{its[-1]}"
+        parts.append(f"{_slices_text([off + i for i in cut])}{where} interrupted after {span} iteration(s) "
+                     "(the selected image so far is returned)")
+    skipped = [i for i, r in enumerate(reasons) if r == "not_run"]
+    if skipped:
+        parts.append(f"{_slices_text([off + i for i in skipped])}{where} not run")
+    done = len(reasons) - len(cut) - len(skipped)
+    if done:
+        parts.append(f"{done} finished")
+    warnings.warn(f"{method.name}: stopped by Ctrl-C: {'; '.join(parts)} "
+                  "(Reconstruction.stop_reason has each slice's status)", RuntimeWarning, stacklevel=5)
 
 
 def _check_divergence(method: Method, options: Any, reasons: list, runs: np.ndarray) -> None:
@@ -180,7 +281,7 @@ def _check_divergence(method: Method, options: Any, reasons: list, runs: np.ndar
     if len(bad) == len(reasons):
         raise FloatingPointError(msg)
     warnings.warn(msg + "; those slices hold the image before it (Reconstruction.stop_reason says "
-                  "'diverged')", RuntimeWarning, stacklevel=3)
+                  "'diverged')", RuntimeWarning, stacklevel=4)
 
 
 def reconstruct(tomo: Any, theta: Any, center: Any = None, method: str = "tv_dip",
@@ -235,14 +336,32 @@ def reconstruct(tomo: Any, theta: Any, center: Any = None, method: str = "tv_dip
         ``num_gridx``, ``num_gridy``, ``beam`` ({"parallel", "fanflat"}), ``source_origin``,
         ``origin_detector``, ``detector_spacing``, ``projector``.
 
-        Method keywords: ``checkpoint`` and ``calibrate`` (EDIP, EDIP-FE; ``calibrate``,
-        default False: scale the pretrained network's output by the factor that best fits the
-        data before fine-tuning), ``inner_steps`` and ``ae_weight`` (aSeqDIP).
+        Method keywords: ``checkpoint``, ``mismatch`` and ``calibrate`` (EDIP, EDIP-FE;
+        ``mismatch``, default "random": when no registered checkpoint suits the data, start from
+        a random network, "use" the closest anyway, or "error"; ``calibrate``, default False:
+        scale the pretrained network's output by the factor that best fits the data before
+        fine-tuning), ``inner_steps`` and ``ae_weight`` (aSeqDIP).
 
     Returns
     -------
     Reconstruction
         Images (float32, input units) and per-iteration history.
+
+    Raises
+    ------
+    MemoryError
+        The call cannot fit into the available memory (estimated before anything large is
+        allocated, :func:`~tomopy_dip.fitting.memory.estimate_memory`); the message names the
+        estimate, the memory available and the settings that lower it.
+
+    Notes
+    -----
+    Ctrl-C during the fit stops it after the current iteration and returns: finished slices,
+    the selected image so far of the interrupted one (``stop_reason`` ``"interrupted"``) and
+    zeros for those not started (``"not_run"``), with a :class:`RuntimeWarning`;
+    ``interrupted`` is True. A second Ctrl-C raises :class:`KeyboardInterrupt` at once. This
+    holds in the main thread and in worker threads alike (:mod:`~tomopy_dip.fitting.interrupt`;
+    a call from the main thread first clears a stop request left by an earlier call).
 
     Examples
     --------
@@ -259,4 +378,5 @@ def reconstruct(tomo: Any, theta: Any, center: Any = None, method: str = "tv_dip
     """
     from tomopy_dip.methods import get_method
 
-    return run(get_method(method), tomo, theta, center, **kwargs)
+    interrupt.new_call()
+    return run(get_method(method), tomo, theta, center, slice_offset=0, **kwargs)

@@ -3,6 +3,14 @@
 Everything a method changes is an object it declares (:mod:`~tomopy_dip.fitting.losses`,
 :mod:`~tomopy_dip.fitting.hooks`, :mod:`~tomopy_dip.fitting.selection`); this loop only
 steps, records and reports.
+
+Before every iteration the loop checks the process-wide stop request
+(:mod:`~tomopy_dip.fitting.interrupt`, set by Ctrl-C during a fit): the fit then ends with the
+stop reason ``"interrupted"`` and returns its selected iterate, as after a
+:class:`KeyboardInterrupt` raised inside the loop (Ctrl-C without the package's handler, which
+then also requests a stop for the other fits, or a callback raising it). A
+:class:`KeyboardInterrupt` while a stop is already requested is the second Ctrl-C: it is raised
+on, aborting the call.
 """
 
 from __future__ import annotations
@@ -15,6 +23,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from tomopy_dip.fitting import interrupt
 from tomopy_dip.fitting.hooks import Fit
 from tomopy_dip.fitting.losses import HISTORY_TERMS
 from tomopy_dip.fitting.problem import SliceBatch, slice_seed
@@ -25,6 +34,10 @@ from tomopy_dip.networks import UNet
 __all__ = ["fit_batch"]
 
 log = logging.getLogger(__name__)
+
+
+class _StopRequested(Exception):
+    """The stop request (:mod:`~tomopy_dip.fitting.interrupt`) was seen before an iteration."""
 
 
 def _make_network(method: Any, options: Any, batch: SliceBatch, seeds: Sequence[int], start: Any):
@@ -106,6 +119,8 @@ def fit_batch(method: Any, options: Any, sino: np.ndarray, geoms: Sequence[Any],
                desc=f"{method.name} slice{'s' if B > 1 else ''} {_ranges(slice_ids)}")
     try:
         for k in range(n_iter):
+            if interrupt.requested():
+                raise _StopRequested
             fit.k = k
             for hook in hooks:
                 hook.before_step(fit, k)
@@ -144,9 +159,15 @@ def fit_batch(method: Any, options: Any, sino: np.ndarray, geoms: Sequence[Any],
             if done:
                 reason = "converged"
                 break
-    except KeyboardInterrupt:
+    except (_StopRequested, KeyboardInterrupt) as exc:
+        if isinstance(exc, KeyboardInterrupt):
+            if interrupt.requested():
+                raise  # Ctrl-C while a stop is requested: abort
+            if not interrupt.installed():
+                interrupt.request()  # Ctrl-C without the package's handler: stop the other fits too
         interrupted, reason = True, "interrupted"
-        log.warning("interrupted at iteration %d: returning the %s image so far", fit.k, options.select)
+        log.warning("slice(s) %s interrupted after %d iteration(s): returning the %s image so far",
+                    _ranges(slice_ids), n_done, options.select)
     finally:
         bar.close()
     fit.n_done = n_done

@@ -8,18 +8,30 @@ turns a :class:`~tomopy_dip.methods.base.Method` into such a callable.
 
 :func:`recon` reproduces what ``tomopy.recon`` does around the call (layout swap, per-slice
 centres, default ``ndet x ndet`` grid, chunking and threads) for environments without TomoPy.
+
+Ctrl-C (:mod:`~tomopy_dip.fitting.interrupt`): ``tomopy.recon`` runs the algorithm in a
+``ThreadPoolExecutor`` when ``ncore > 1``, and its main thread only waits. The package's SIGINT
+handler turns Ctrl-C during a fit into a stop request that every worker sees after its current
+iteration: each call fills ``recon`` with its finished slices and the selected image so far of
+the interrupted ones, leaves the slices it did not start as they were (TomoPy's initial
+``recon``), and warns (:class:`RuntimeWarning`); the chunks TomoPy starts afterwards return at
+once. ``tomopy.recon`` then returns normally. A second Ctrl-C raises :class:`KeyboardInterrupt`.
+:func:`recon` behaves the same way (and also when the package's handler is not installed: a
+:class:`KeyboardInterrupt` reaching its wait becomes a stop request, and the second one aborts).
 """
 
 from __future__ import annotations
 
 import math
 import os
+import threading
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
+from tomopy_dip.fitting import interrupt
 from tomopy_dip.fitting.engine import run
 from tomopy_dip.fitting.problem import check_sinograms
 from tomopy_dip.options import KEYWORDS, int_check
@@ -27,6 +39,9 @@ from tomopy_dip.methods import METHODS, Method
 from tomopy_dip.physics.geometry import default_center
 
 __all__ = ["make_algorithm", "recon", "ALGORITHMS"]
+
+#: The first slice of the chunk a worker of :func:`recon` is running (names slices in warnings).
+_CHUNK = threading.local()
 
 
 def make_algorithm(method: Method) -> Callable[..., None]:
@@ -53,8 +68,14 @@ def make_algorithm(method: Method) -> Callable[..., None]:
             given = kwargs.setdefault(name, value)
             if given != value:
                 raise ValueError(f"{name}={given} does not match recon's shape {recon.shape}")
-        result = run(method, tomo, theta, center, **kwargs)
-        recon[...] = result.images
+        if threading.current_thread() is threading.main_thread():
+            interrupt.install()  # e.g. tomopy.recon(ncore=1) after the application reset SIGINT
+        result = run(method, tomo, theta, center, slice_offset=getattr(_CHUNK, "first", None), **kwargs)
+        if "not_run" not in result.stop_reason:
+            recon[...] = result.images
+        elif recon.ndim == 3:  # Ctrl-C: the slices not started keep recon's content
+            done = np.array([r != "not_run" for r in result.stop_reason])
+            recon[done] = result.images[done]
 
     algorithm.__name__ = algorithm.__qualname__ = method.name
     algorithm.__doc__ = f"""{method.description[:1].upper() + method.description[1:]}.
@@ -69,7 +90,9 @@ def make_algorithm(method: Method) -> Callable[..., None]:
     center : float or numpy.ndarray
         Rotation centre per slice, gridrec convention.
     recon : numpy.ndarray
-        Output ``(nslab, num_gridx, num_gridy)`` (or 2-D), filled in place.
+        Output ``(nslab, num_gridx, num_gridy)`` (or 2-D), filled in place (after Ctrl-C: the
+        finished slices and the selected image so far of the interrupted ones; the slices not
+        started keep their content, and a :class:`RuntimeWarning` names them).
     theta : numpy.ndarray
         Angles in radians.
     **kwargs
@@ -109,7 +132,10 @@ ALGORITHMS: Mapping[str, Callable[..., None]] = _Algorithms()
 def _tomopy_center(center: Any, nslices: int, ndet: int, beam: str) -> np.ndarray:
     if center is None:
         return np.full(nslices, default_center(ndet, beam), np.float32)
-    c = np.asarray(center, dtype=np.float32).reshape(-1)
+    try:
+        c = np.asarray(center, dtype=np.float32).reshape(-1)
+    except (TypeError, ValueError):
+        raise TypeError(f"center must be a number or one number per slice, got {center!r}") from None
     if c.size == 1:
         return np.full(nslices, c[0], np.float32)
     if c.size != nslices:
@@ -148,6 +174,15 @@ def recon(tomo: Any, theta: Any, center: Any = None, sinogram_order: bool = Fals
     numpy.ndarray
         ``(nslices, num_gridx, num_gridy)`` float32.
 
+    Notes
+    -----
+    Ctrl-C during the fit, whatever ``ncore``: every worker stops after its current iteration
+    and ``recon`` returns the finished slices, the selected image so far of the interrupted
+    ones and, for the slices not started, the initial content (``init_recon`` or TomoPy's
+    ``1e-6``), with a :class:`RuntimeWarning` naming them. A second Ctrl-C raises
+    :class:`KeyboardInterrupt` at once. A call from the main thread first clears a stop request
+    left by an earlier call (:mod:`~tomopy_dip.fitting.interrupt`).
+
     Examples
     --------
     >>> import numpy as np, tomopy_dip
@@ -160,6 +195,7 @@ def recon(tomo: Any, theta: Any, center: Any = None, sinogram_order: bool = Fals
     >>> rec.shape
     (1, 24, 24)
     """
+    interrupt.new_call()
     arr = np.asarray(tomo)
     if arr.ndim != 3:
         raise ValueError(f"tomo must be 3-D, {'(nslices, nproj, ndet)' if sinogram_order else '(nproj, nslices, ndet)'}, "
@@ -184,6 +220,7 @@ def recon(tomo: Any, theta: Any, center: Any = None, sinogram_order: bool = Fals
     centers = _tomopy_center(center, nslices, ndet, kwargs.get("beam", "parallel"))
     gx = kwargs.pop("num_gridx", None) or ndet
     gy = kwargs.pop("num_gridy", None) or ndet
+    _check_output_size(nslices, gx, gy)
     out = np.full((nslices, gx, gy), 1e-6, np.float32) if init_recon is None else np.array(
         init_recon, dtype=np.float32)
     if out.shape != (nslices, gx, gy):
@@ -193,15 +230,63 @@ def recon(tomo: Any, theta: Any, center: Any = None, sinogram_order: bool = Fals
         nchunk = max(1, math.ceil(nslices / ncore))
     kwargs.update(num_gridx=gx, num_gridy=gy)
     if nchunk == 0:
-        calls = [(arr[i], centers[i], out[i]) for i in range(nslices)]
+        calls = [(i, arr[i], centers[i], out[i]) for i in range(nslices)]
     else:
-        calls = [(arr[i:i + nchunk], centers[i:i + nchunk], out[i:i + nchunk])
+        calls = [(i, arr[i:i + nchunk], centers[i:i + nchunk], out[i:i + nchunk])
                  for i in range(0, nslices, nchunk)]
     if ncore == 1 or len(calls) == 1:
-        for t, c, r in calls:
-            algorithm(t, c, r, theta, **kwargs)
+        for first, t, c, r in calls:
+            _call_chunk(first, algorithm, t, c, r, theta, **kwargs)
     else:
-        with ThreadPoolExecutor(ncore) as pool:
-            for fut in [pool.submit(algorithm, t, c, r, theta, **kwargs) for t, c, r in calls]:
-                fut.result()
+        pool = ThreadPoolExecutor(ncore)
+        futures = [pool.submit(_call_chunk, first, algorithm, t, c, r, theta, **kwargs) for first, t, c, r in calls]
+        _wait(pool, futures)
     return out
+
+
+def _check_output_size(nslices: int, gx: int, gy: int) -> None:
+    """Refuse an output array that alone cannot fit in the memory available (before allocating it)."""
+    from tomopy_dip.fitting.memory import available_memory, format_bytes
+
+    need, room = 4 * nslices * gx * gy, available_memory()
+    if room is not None and need > room:
+        raise MemoryError(f"num_gridx x num_gridy = {gx} x {gy} for {nslices} slice(s) needs {format_bytes(need)} "
+                          f"for the result alone, {format_bytes(room)} is available: choose a smaller grid "
+                          "(num_gridx, num_gridy) or fewer slices")
+
+
+def _call_chunk(first: int, algorithm: Callable, *args: Any, **kwargs: Any) -> None:
+    """Call ``algorithm`` on the chunk that starts at slice ``first`` of :func:`recon`."""
+    _CHUNK.first = first
+    try:
+        algorithm(*args, **kwargs)
+    finally:
+        _CHUNK.first = None
+
+
+def _wait(pool: ThreadPoolExecutor, futures: Sequence[Future]) -> None:
+    """Wait for the workers of :func:`recon`, as TomoPy's thread pool does, and shut the pool.
+
+    A :class:`KeyboardInterrupt` here (Ctrl-C without the package's handler) becomes a stop
+    request: the workers end their fits after the current iteration, the queued chunks return
+    at once, and the results are kept. A :class:`KeyboardInterrupt` while a stop is requested
+    (the second Ctrl-C) aborts at once: the queued chunks are cancelled, the running workers end
+    after their iteration in the background.
+    """
+    try:
+        try:
+            for fut in futures:
+                fut.result()
+        except KeyboardInterrupt:
+            if interrupt.requested():
+                raise
+            interrupt.request()
+            for fut in futures:
+                fut.result()
+    except KeyboardInterrupt:
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    except BaseException:
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
