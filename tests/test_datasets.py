@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
+import os
 import http.server
 import re
 import sys
@@ -193,3 +194,23 @@ def test_load_fips_gel(pipeline_env):
 def test_unknown_dataset_name():
     with pytest.raises(ValueError, match="unknown dataset"):
         datasets.get_path("nope")
+
+
+@pytest.mark.parametrize("how", ["a_file", "read_only"])
+def test_a_cache_that_cannot_be_written_names_the_variable(tmp_path, monkeypatch, how):
+    if how == "a_file":
+        cache = tmp_path / "cache-file"
+        cache.write_text("not a directory")
+        cache = cache / "sub"
+    else:
+        if os.geteuid() == 0:
+            pytest.skip("root writes into read-only directories")
+        ro = tmp_path / "ro"
+        ro.mkdir()
+        ro.chmod(0o500)
+        cache = ro / "cache"
+    monkeypatch.setenv("TOMOPY_DIP_CACHE", str(cache))
+    monkeypatch.delenv("TOMOPY_DIP_MIRROR", raising=False)
+    entry = RemoteFile("x.bin", "http://127.0.0.1:9/x.bin", "0" * 64, path="x.bin")
+    with pytest.raises(RegistryError, match="TOMOPY_DIP_CACHE"):
+        fetch(entry)

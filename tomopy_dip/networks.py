@@ -91,6 +91,33 @@ class UNetConfig:
     def scales(self) -> int:
         return len(self.channels)
 
+    def check_image(self, shape: Sequence[int], names: Sequence[str] = ("num_gridx", "num_gridy")) -> None:
+        """Refuse an image too small for the network's scales (before any work).
+
+        Each scale halves the image (rounding up); the normalisation of the coarsest scale
+        needs more than one value per group.
+
+        Examples
+        --------
+        >>> UNetConfig(channels=(8, 8, 8, 8)).check_image((9, 9))
+        >>> UNetConfig(channels=(8, 8, 8, 8)).check_image((8, 8))
+        Traceback (most recent call last):
+        ...
+        ValueError: num_gridx x num_gridy = 8 x 8 is too small for a network of 4 scales (channels has 4 entries): its coarsest scale would be 1 x 1; give an image larger than 8 x 8 or fewer scales (e.g. channels=(8, 8, 8))
+        """
+        h, w = (int(v) for v in shape)
+        ch, cw = h, w
+        for _ in range(self.scales - 1):
+            ch, cw = -(-ch // 2), -(-cw // 2)
+        per_group = ch * cw * (1 if self.norm_groups is None else min(self.channels) // self.norm_groups)
+        if per_group <= 1:
+            fewer = max(1, self.scales - 1)
+            raise ValueError(
+                f"{names[0]} x {names[1]} = {h} x {w} is too small for a network of {self.scales} scales "
+                f"(channels has {self.scales} entries): its coarsest scale would be {ch} x {cw}; give an "
+                f"image larger than {2 ** (self.scales - 1)} x {2 ** (self.scales - 1)} or fewer scales "
+                f"(e.g. channels={tuple(self.channels[:fewer])})")
+
     def to_dict(self) -> dict:
         d = asdict(self)
         d["channels"] = list(self.channels)

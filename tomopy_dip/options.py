@@ -46,8 +46,14 @@ def int_check(name: str, lo: int = 1) -> Callable[[Any], int]:
     return check
 
 
-def float_check(name: str, lo: float = 0.0, strict: bool = False) -> Callable[[Any], float]:
-    """Check of a finite number ``>= lo`` (``> lo`` when ``strict``)."""
+#: Largest learning rate accepted: far beyond any use (Adam's steps are about ``lr`` in every
+#: weight), within float32's range (the optimiser keeps it in float32).
+MAX_LR = 1e30
+
+
+def float_check(name: str, lo: float = 0.0, strict: bool = False,
+                hi: float | None = None) -> Callable[[Any], float]:
+    """Check of a finite number ``>= lo`` (``> lo`` when ``strict``) and ``<= hi`` when given."""
     def check(v: Any) -> float:
         if isinstance(v, bool):
             raise TypeError(f"{name} must be a number, got {v!r}")
@@ -58,6 +64,8 @@ def float_check(name: str, lo: float = 0.0, strict: bool = False) -> Callable[[A
         if not math.isfinite(f) or f < lo or (strict and f == lo):
             rel = ">" if strict else ">="
             raise ValueError(f"{name} must be a finite number {rel} {lo}, got {v!r}")
+        if hi is not None and f > hi:
+            raise ValueError(f"{name} must be at most {hi:g}, got {v!r}")
         return f
     return check
 
@@ -203,7 +211,7 @@ def _kw(name, default, check, help, parse=None, metavar=None) -> Keyword:
 _SHARED = [
     _kw("num_iter", 4000, int_check("num_iter", 0),
         "most iterations of the fit (Adam steps); the stopping rule usually ends it sooner", int),
-    _kw("lr", 1e-3, float_check("lr", 0.0, strict=True), "Adam learning rate", float),
+    _kw("lr", 1e-3, float_check("lr", 0.0, strict=True, hi=MAX_LR), "Adam learning rate", float),
     _kw("lr_warmup", 0, int_check("lr_warmup", 0),
         "iterations of linear learning-rate warm-up (iteration k uses lr * (k + 1) / lr_warmup)", int),
     _kw("tv_weight", 0.0, float_check("tv_weight", 0.0),

@@ -121,7 +121,11 @@ def fetch(entry: RemoteFile, progress: bool = False) -> Path:
         target.unlink()
     import pooch
 
-    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise RegistryError(f"{entry.name}: cannot create the download cache {target.parent} "
+                            f"({exc.strerror or exc}); set {CACHE_ENV} to a writable directory") from None
     log.info("downloading %s from %s", entry.name, entry.url)
     try:
         out = pooch.retrieve(

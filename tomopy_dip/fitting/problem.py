@@ -43,7 +43,11 @@ def check_sinograms(tomo: Any, theta: Any, name: str = "tomo") -> tuple[np.ndarr
         bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
         raise ValueError(f"{name} contains {bad} non-finite values (NaN or inf); clean them first")
     th = theta.cpu().numpy() if isinstance(theta, torch.Tensor) else theta
-    th = np.asarray(th, dtype=np.float64)
+    try:
+        th = np.asarray(th, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(f"theta must be numbers (angles in radians), got {np.asarray(th, dtype=object).ravel()[:3]!r}"
+                        "...") from None
     if th.ndim != 1:
         raise ValueError(f"theta must be 1-D (nproj,) in radians, got shape {th.shape}")
     if th.size != arr.shape[1]:
