@@ -206,11 +206,23 @@ def test_automatic_checkpoint_choice(tiny, monkeypatch):
     explicit = tomopy_dip.reconstruct(sino, THETA, method="edip", checkpoint=tiny, num_iter=2, **QUIET)
     np.testing.assert_array_equal(auto.images, explicit.images)
     theta8 = np.linspace(0, np.pi, 8, endpoint=False)
-    with pytest.warns(ck.CheckpointMatchWarning, match="'par32'.*8 views, it serves 20-60"):
-        tomopy_dip.reconstruct(simulate(shepp_logan(32), theta8), theta8, method="edip", num_iter=1, **QUIET)
+    sino8 = simulate(shepp_logan(32), theta8)
+    # No registered checkpoint suits 8 views: said before fitting, and EDIP starts from a random
+    # network (as DIP with the FBP as input does) ...
+    with pytest.warns(ck.CheckpointMatchWarning, match="'par32', does not suit.*8 views, it serves 20-60.*random network"):
+        fallback = tomopy_dip.reconstruct(sino8, theta8, method="edip", num_iter=1, **QUIET)
+    same = tomopy_dip.reconstruct(sino8, theta8, method="dip", network_input="fbp", lr=1e-3, lr_warmup=50,
+                                  tv_weight=tomopy_dip.methods.dip.DEFAULT_TV_WEIGHT, num_iter=1, **QUIET)
+    np.testing.assert_array_equal(fallback.images, same.images)
+    # ... unless told to fine-tune the closest anyway, or to refuse
+    with pytest.warns(ck.CheckpointMatchWarning, match="'par32', a poor match.*8 views, it serves 20-60"):
+        used = tomopy_dip.reconstruct(sino8, theta8, method="edip", mismatch="use", num_iter=1, **QUIET)
+    assert not np.array_equal(used.images, fallback.images)
+    with pytest.raises(ValueError, match="'par32', does not suit these data: the data have 8 views"):
+        tomopy_dip.reconstruct(sino8, theta8, method="edip", mismatch="error", num_iter=1, **QUIET)
     with pytest.raises(ValueError, match="no registered checkpoint serves fanflat-beam"):
         tomopy_dip.reconstruct(sino, THETA, method="edip", beam="fanflat", source_origin=100.0,
-                               origin_detector=50.0, num_iter=1, **QUIET)
+                               origin_detector=50.0, num_iter=1, mismatch="error", **QUIET)
 
 
 # ---------------------------------------------------------------------------- real data

@@ -9,8 +9,12 @@ iteration cheaper.
 
 Keyword ``checkpoint``: a registry name (``tomopy-dip checkpoints list``) or a checkpoint file;
 without it the best-matching registered checkpoint for the data's geometry is chosen
-(:func:`tomopy_dip.learning.checkpoints.choose_checkpoint`), with a
-:class:`~tomopy_dip.learning.checkpoints.CheckpointMatchWarning` naming it when the match is poor. The
+(:func:`tomopy_dip.learning.checkpoints.choose_checkpoint`). When even the best does not suit the
+data (another beam type, or views, size, span or detector outside what it serves), keyword
+``mismatch`` decides, and a :class:`~tomopy_dip.learning.checkpoints.CheckpointMatchWarning`
+says which before any fitting: ``"random"`` (default) starts from a random network with the FBP
+as input (what DIP does, with EDIP's settings) rather than fine-tuning a network trained for
+other data; ``"use"`` fine-tunes the closest anyway; ``"error"`` refuses. The
 network configuration comes from the checkpoint; ``channels`` and the other network keywords
 may be given only when they agree with it. A checkpoint that cannot serve the data (another beam
 type, another input channel count) or a corrupt file raises :class:`ValueError` before fitting.
@@ -35,10 +39,11 @@ from typing import Any
 
 from tomopy_dip.fitting.hooks import FrozenEncoder, LevelCalibration
 from tomopy_dip.learning.checkpoints import CheckpointMatchWarning, resolve_checkpoint
+from tomopy_dip.learning.checkpoints.matching import MISMATCH_CHOICES
 from tomopy_dip.methods.base import Method
 from tomopy_dip.methods.dip import DEFAULT_TV_WEIGHT
 from tomopy_dip.networks import UNetConfig
-from tomopy_dip.options import KEYWORDS, Keyword, bool_check, yes_no
+from tomopy_dip.options import KEYWORDS, Keyword, bool_check, choice_check, yes_no
 from tomopy_dip.physics.geometry import Geometry
 
 __all__ = ["EDIP", "EDIP_FE", "EDIP_KEYWORDS", "LR_WARMUP", "load_network"]
@@ -57,14 +62,19 @@ EDIP_KEYWORDS = (
     Keyword("checkpoint", None, lambda v: v,
             "EDIP / EDIP-FE: pretrained checkpoint, registry NAME or file PATH (default: the best match)",
             str, "NAME"),
+    Keyword("mismatch", "random", choice_check("mismatch", MISMATCH_CHOICES),
+            "EDIP / EDIP-FE without checkpoint: when no registered checkpoint suits the data, start "
+            "from a random network (random), fine-tune the closest anyway (use), or refuse (error)",
+            str, "|".join(MISMATCH_CHOICES)),
     Keyword("calibrate", False, bool_check("calibrate"),
             "EDIP / EDIP-FE: scale the pretrained image to fit the data before fine-tuning, yes or no",
             yes_no, "yes|no"),
 )
 
 
-def load_network(options: Any, geometry: Geometry) -> tuple[UNetConfig, dict]:
-    """The pretrained start for ``geometry``: ``(UNetConfig, single-network state dict)``.
+def load_network(options: Any, geometry: Geometry) -> tuple[UNetConfig, dict] | None:
+    """The pretrained start for ``geometry``: ``(UNetConfig, single-network state dict)``, or None
+    (a random start) when no registered checkpoint suits the data and ``mismatch="random"``.
 
     Raises
     ------
@@ -73,7 +83,9 @@ def load_network(options: Any, geometry: Geometry) -> tuple[UNetConfig, dict]:
     TypeError
         ``checkpoint`` is neither a name nor a path.
     """
-    ckpt = resolve_checkpoint(options.checkpoint, geometry)
+    ckpt = resolve_checkpoint(options.checkpoint, geometry, options.mismatch)
+    if ckpt is None:
+        return None
     defaults = {name: KEYWORDS[name].default for name in _NETWORK_FIELDS}
     for name in _NETWORK_FIELDS:
         given = getattr(options, name)

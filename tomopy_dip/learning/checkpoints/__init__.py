@@ -12,7 +12,7 @@ Registry (:mod:`tomopy_dip.learning.checkpoints.registry`)
     copy, cache, verified download).
 Automatic choice (:mod:`tomopy_dip.learning.checkpoints.matching`)
     :func:`choose_checkpoint` ranks the registered checkpoints by geometry similarity;
-    :func:`resolve_checkpoint` warns with :class:`CheckpointMatchWarning` on a poor match.
+    :func:`resolve_checkpoint` says (:class:`CheckpointMatchWarning`) when none suits the data and what EDIP does then.
 
 The command line is ``tomopy-dip checkpoints`` (:mod:`tomopy_dip.cli.checkpoints`).
 """

@@ -4,8 +4,9 @@
 by geometry similarity, all in relative terms: number of views against the view counts served,
 image size, angular span, and for fan beam the source and detector distances and the detector's
 field of view relative to the image width. A poor best match (any of these outside what the
-checkpoint serves) is returned with the reasons, and :func:`resolve_checkpoint` warns with
-:class:`CheckpointMatchWarning` naming it.
+checkpoint serves) is returned with the reasons; :func:`resolve_checkpoint` then starts EDIP from
+a random network, fine-tunes the poor match, or refuses (``mismatch``), saying which before
+any fitting (:class:`CheckpointMatchWarning`).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from tomopy_dip.learning.checkpoints import registry
 from tomopy_dip.learning.checkpoints.format import Checkpoint, load_checkpoint
 from tomopy_dip.physics.geometry import Geometry
 
-__all__ = ["CheckpointMatchWarning", "scan_arc", "geometry_summary", "default_serves", "match_geometry",
+__all__ = ["CheckpointMatchWarning", "MISMATCH_CHOICES", "scan_arc", "geometry_summary", "default_serves", "match_geometry",
            "choose_checkpoint", "check_compatible", "resolve_checkpoint"]
 
 log = logging.getLogger(__name__)
@@ -173,25 +174,71 @@ def check_compatible(ckpt: Checkpoint, geometry: Geometry) -> None:
         )
 
 
-def resolve_checkpoint(checkpoint: "str | os.PathLike | Checkpoint | None", geometry: Geometry) -> Checkpoint:
+#: What EDIP does when no registered checkpoint suits the data (keyword ``mismatch``).
+MISMATCH_CHOICES = ("random", "use", "error")
+
+
+def resolve_checkpoint(checkpoint: "str | os.PathLike | Checkpoint | None", geometry: Geometry,
+                       mismatch: str = "use") -> Checkpoint | None:
     """The checkpoint EDIP starts from: the one given, or the best registered one for ``geometry``.
 
-    Warns with :class:`CheckpointMatchWarning` when the automatic choice matches poorly; raises
-    :class:`ValueError` when the checkpoint cannot serve the data (see :func:`check_compatible`).
+    Parameters
+    ----------
+    checkpoint : str, path-like, Checkpoint or None
+        A registry name or file; None chooses automatically (:func:`choose_checkpoint`).
+    geometry : Geometry
+        The data's geometry.
+    mismatch : {"use", "random", "error"}
+        When the automatic choice does not suit the data (another beam type, views, size, span
+        or detector outside what it serves): ``"use"`` fine-tunes it anyway, with a
+        :class:`CheckpointMatchWarning`; ``"random"`` returns None (the caller starts from a
+        random network) with a warning saying so; ``"error"`` raises :class:`ValueError`. A
+        checkpoint given explicitly is always used.
+
+    Returns
+    -------
+    Checkpoint or None
+        None when ``mismatch="random"`` and no registered checkpoint suits the data.
+
+    Raises
+    ------
+    ValueError
+        The checkpoint cannot serve the data (see :func:`check_compatible`), or none suits them
+        with ``mismatch="error"``.
     """
-    if checkpoint is None:
-        name, reasons = choose_checkpoint(geometry)
-        ckpt = load_checkpoint(name)
-        if reasons:
-            warnings.warn(
-                f"tomopy-dip chose checkpoint {name!r}, a poor match for these data: "
-                f"{'; '.join(reasons)}. Pretrain one for this geometry (tomopy_dip.pretrain) "
-                "and pass checkpoint=<file> for a better start.",
-                CheckpointMatchWarning, stacklevel=3,
-            )
-        else:
-            log.info("using checkpoint %s", name)
-    else:
+    if mismatch not in MISMATCH_CHOICES:
+        raise ValueError(f"mismatch must be one of {MISMATCH_CHOICES}, got {mismatch!r}")
+    if checkpoint is not None:
         ckpt = load_checkpoint(checkpoint)
+        check_compatible(ckpt, geometry)
+        return ckpt
+    try:
+        name, reasons = choose_checkpoint(geometry)
+    except ValueError as exc:  # no checkpoint of this beam type
+        if mismatch == "use":
+            raise
+        name, reasons = None, [str(exc).split(";")[0]]
+    if reasons and mismatch != "use":
+        what = f"the closest registered checkpoint, {name!r}, does not suit these data" if name else \
+            "no registered checkpoint suits these data"
+        advice = ("pretrain one for this geometry (tomopy_dip.pretrain or `tomopy-dip pretrain`) and pass "
+                  "checkpoint=<file>" + (f", or pass checkpoint={name!r} (mismatch='use') to fine-tune it "
+                                         "anyway" if name else ""))
+        if mismatch == "error":
+            raise ValueError(f"{what}: {'; '.join(reasons)}; {advice}")
+        warnings.warn(f"{what} ({'; '.join(reasons)}): EDIP starts from a random network with the FBP as "
+                      f"input (as DIP does) instead of fine-tuning a mismatched one; {advice}",
+                      CheckpointMatchWarning, stacklevel=3)
+        return None
+    ckpt = load_checkpoint(name)
+    if reasons:
+        warnings.warn(
+            f"tomopy-dip chose checkpoint {name!r}, a poor match for these data: "
+            f"{'; '.join(reasons)}. Pretrain one for this geometry (tomopy_dip.pretrain) "
+            "and pass checkpoint=<file> for a better start.",
+            CheckpointMatchWarning, stacklevel=3,
+        )
+    else:
+        log.info("using checkpoint %s", name)
     check_compatible(ckpt, geometry)
     return ckpt
