@@ -78,3 +78,28 @@ def run_cli(*args: str, timeout: float = 600, cwd: Path | None = None, **env: st
 
 #: Small-network keywords for fast command-line runs.
 TINY_NET = ("--channels", "8,8", "--skip-channels", "0,4")
+
+
+def synthetic_exchange(path: Path, nrows: int = 4, nproj: int = 24, ndet: int = 24, seed: int = 0) -> Path:
+    """A small Data Exchange file as a detector writes it: raw counts of a stack of discs (a
+    different disc per row), flats, darks, and ``exchange/theta`` in degrees."""
+    import h5py
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    theta = np.arange(nproj) * (180.0 / nproj)
+    t = np.arange(ndet) - ndet / 2  # gridrec convention, centre ndet / 2
+    proj = np.empty((nproj, nrows, ndet), np.float32)
+    for r in range(nrows):
+        x0, y0, radius = 2.0 * np.sin(r), 1.5 * np.cos(r), ndet / 4 + r % 3
+        d = t[None, :] - (x0 * np.cos(np.deg2rad(theta)) + y0 * np.sin(np.deg2rad(theta)))[:, None]
+        proj[:, r] = 0.05 * 2 * np.sqrt(np.clip(radius ** 2 - d ** 2, 0, None))
+    dark = np.full((2, nrows, ndet), 100.0, np.float32)
+    flat = np.full((3, nrows, ndet), 4000.0, np.float32)
+    counts = rng.poisson(3900.0 * np.exp(-proj)) + 100.0
+    with h5py.File(path, "w") as f:
+        f["exchange/data"] = counts.astype(np.uint16)
+        f["exchange/data_white"] = flat.astype(np.uint16)
+        f["exchange/data_dark"] = dark.astype(np.uint16)
+        f["exchange/theta"] = theta
+    return path

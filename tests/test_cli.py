@@ -233,13 +233,14 @@ def test_reconstruct_file_is_the_library_pipeline(tmp_path, caplog):
         r = reconstruct_file(p, "dip", out=tmp_path / "o", slices=(0, 3, 2), center=7.5, downsample=2,
                              progress=False, num_iter=2, channels=(8, 8), skip_channels=(0, 4))
     steps = [rec.getMessage() for rec in caplog.records if rec.name == "tomopy_dip.interfaces.pipeline"]
-    assert [m.split(" ", 1)[0] for m in steps] == ["Read", "Pre-processing:", "Reconstructing"], steps
+    assert [m.split(" ", 1)[0] for m in steps] == ["Read", "Pre-processing:", "Plan:"], steps
     assert r.rows == [0, 2] and r.rows_text == "rows 0-2 (step 2)" and r.images.shape == (2, 8, 8)
     assert r.center_text == "7.50 (given) -> 3.50 after binning x2" and r.iterations_run == 2
-    assert list(r.files) == ["recon.tiff", "recon.png", "history.csv", "convergence.png", "summary.json"]
+    assert sorted(r.files) == ["convergence.png", "recon.png", "summary.json"]
+    assert [f.name for f in r.slice_files] == ["recon_00000.tiff", "recon_00002.tiff"]
     assert json.loads(r.files["summary.json"].read_text())["keywords"] == {
         "num_iter": 2, "channels": [8, 8], "skip_channels": [0, 4]}
-    np.testing.assert_array_equal(read_tiff_stack(r.files["recon.tiff"]), r.images)
+    np.testing.assert_array_equal(np.concatenate([read_tiff_stack(f) for f in r.slice_files]), r.images)
     with pytest.raises(SettingError, match="center_row=5 is outside the 3 selected rows"):
         reconstruct_file(p, "dip", out=tmp_path / "o2", center_row=5, num_iter=1)
     with pytest.raises(TypeError, match="bogus"):  # keywords are checked before the file is read
@@ -264,19 +265,21 @@ def test_recon_tooth_full_cli(tmp_path, pipeline_env):
                 timeout=900)
     assert r.returncode == 0, r.stderr
     assert "Traceback" not in r.stderr
-    stack = read_tiff_stack(out / "recon.tiff")
+    stack = np.concatenate([read_tiff_stack(out / f"recon_0000{i}.tiff") for i in (0, 1)])
     assert stack.shape == (2, 160, 160) and stack.dtype == np.float32
     assert np.all(np.isfinite(stack)) and stack.std() > 0
     for name in ("recon.png", "convergence.png"):
         assert (out / name).read_bytes()[:4] == b"\x89PNG"
-    hist = read_history_csv(out / "history.csv")
-    assert hist["loss"].shape == (3, 2) and list(hist["slice"]) == [0, 1]
+    for i in (0, 1):
+        hist = read_history_csv(out / "history" / f"history_0000{i}.csv")
+        assert hist["loss"].shape == (3, 1) and list(hist["slice"]) == [i]
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["shape"] == [2, 160, 160] and summary["downsample"] == 4
+    assert summary["shape"] == [2, 160, 160] and summary["source"]["downsample"] == 4
+    assert summary["finished"] and summary["done"] == 2 and summary["not_reconstructed"] == []
     assert abs(summary["center"] - 296.0) <= 1.5  # Vo's method on tooth (TomoPy: 295.0 / 296.34)
     assert summary["center_used"] == pytest.approx((summary["center"] - 1.5) / 4)
     # the summary printed at the end names the outputs
-    assert "recon.tiff" in r.stdout and "time" in r.stdout and "iterations" in r.stdout
+    assert "recon_00000.tiff .. recon_00001.tiff" in r.stdout and "time" in r.stdout and "iterations" in r.stdout
 
 
 @pytest.mark.real_data
@@ -288,10 +291,10 @@ def test_recon_in_process_reader_and_keywords(capsys, tmp_path, pipeline_env):
                               *TINY_NET, "--set", "select='last'", "--set", "seed=3", "--out", str(out), "-q")
     assert code == 0, err
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["reader"] == "h5py" and summary["projections"] == 91 and summary["rows"] == [1]
+    assert summary["source"]["reader"] == "h5py" and summary["projections"] == 91 and summary["rows"] == [1]
     assert summary["keywords"]["select"] == "last" and summary["keywords"]["seed"] == 3
     assert summary["center_used"] == pytest.approx((296.34 - 3.5) / 8)
-    assert read_tiff_stack(out / "recon.tiff").shape == (1, 80, 80)
+    assert read_tiff_stack(out / "recon_00001.tiff").shape == (1, 80, 80)
     assert "Read " not in stdout  # --quiet: no step messages, only the summary
     assert "tomopy-dip recon:" in stdout
 

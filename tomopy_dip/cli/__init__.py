@@ -8,7 +8,8 @@ Sub-commands, one module each (parsing and printing only; the work is the librar
     tomopy-dip checkpoints list | info NAME | fetch NAME...
     tomopy-dip pretrain --ndet N --nproj V --out FILE ...
 
-Exit codes: 0 success, 1 failure (bad input file, failed download, ...), 2 usage error. Errors
+Exit codes: 0 success, 1 failure (bad input file, failed download, ...), 2 usage error, 130
+interrupted (Ctrl-C; ``recon`` keeps the finished slices). Errors
 are printed as one line ``tomopy-dip: error: ...``; ``--debug`` shows the traceback instead.
 """
 
@@ -19,10 +20,10 @@ import sys
 import traceback
 from typing import Sequence
 
-from tomopy_dip.cli.common import (EXIT_FAILURE, EXIT_OK, EXIT_USAGE, PROG, UsageError, _add_common,
+from tomopy_dip.cli.common import (EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, PROG, UsageError, _add_common,
                                    _Formatter, _one_line, _setup_logging)
 
-__all__ = ["main", "build_parser", "EXIT_OK", "EXIT_FAILURE", "EXIT_USAGE"]
+__all__ = ["main", "build_parser", "EXIT_OK", "EXIT_FAILURE", "EXIT_USAGE", "EXIT_INTERRUPTED"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -37,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Deep Image Prior CT reconstruction (DIP, TV-DIP, EDIP, EDIP-FE, aSeqDIP) "
                     "for TomoPy users.",
         epilog="Start with 'tomopy-dip demo', then 'tomopy-dip recon FILE.h5 --algorithm tv_dip "
-               "--center auto --slices 0:1'. Exit codes: 0 ok, 1 failure, 2 usage error.",
+               "--center auto --slices 0:1'. Exit codes: 0 ok, 1 failure, 2 usage error, 130 interrupted.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     _add_common(parser, top=True)
@@ -82,7 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except Exception as exc:  # every failure: one line, traceback with --debug
         if debug:
             traceback.print_exc()

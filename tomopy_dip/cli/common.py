@@ -12,7 +12,8 @@ from typing import Any
 import numpy as np
 
 PROG = "tomopy-dip"
-EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+#: Exit codes: success, failure, usage error, interrupted (Ctrl-C; 128 + SIGINT as shells use).
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 log = logging.getLogger("tomopy_dip.cli")
 
@@ -31,6 +32,19 @@ def _out(msg: str = "", quiet: bool = False) -> None:
         print(msg, flush=True)
 
 
+def _show_warning(message: Any, category: type, filename: str, lineno: int, file: Any = None,
+                  line: str | None = None) -> None:
+    """Warnings as one plain line each, every distinct message once (no source lines)."""
+    text = " ".join(str(message).split())
+    if text in _SHOWN:
+        return
+    _SHOWN.add(text)
+    print(f"{PROG}: warning: {text}", file=sys.stderr if file is None else file, flush=True)
+
+
+_SHOWN: set[str] = set()
+
+
 def _setup_logging(debug: bool, verbose: bool) -> None:
     level = logging.DEBUG if debug else logging.INFO if verbose else logging.WARNING
     root = logging.getLogger("tomopy_dip")
@@ -42,6 +56,10 @@ def _setup_logging(debug: bool, verbose: bool) -> None:
     handler.setFormatter(logging.Formatter(f"{PROG}: %(levelname)s: %(message)s"))
     root.addHandler(handler)
     root.setLevel(level)
+    if not debug:
+        import warnings
+
+        warnings.showwarning = _show_warning
 
 
 def _one_line(exc: BaseException) -> str:

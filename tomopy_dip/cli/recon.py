@@ -13,9 +13,7 @@ import argparse
 from pathlib import Path
 from typing import Any, Callable
 
-import numpy as np
-
-from tomopy_dip.cli.common import (EXIT_OK, PROG, Failure, UsageError, _add_common, _add_threads,
+from tomopy_dip.cli.common import (EXIT_INTERRUPTED, EXIT_OK, PROG, Failure, UsageError, _add_common, _add_threads,
                                    _algorithms, _center_arg, _Formatter, _key_value, _out,
                                    _positive_int, _set_threads, _slice_arg)
 
@@ -106,9 +104,11 @@ def add_cli(sub: "argparse._SubParsersAction") -> argparse.ArgumentParser:
     r = sub.add_parser(
         "recon", formatter_class=_Formatter, help="reconstruct slices of a Data Exchange HDF5 file",
         description="Read a Data Exchange (APS) HDF5 file, normalise with flats and darks, take "
-                    "-log, find or take the rotation centre, reconstruct the chosen slices and write "
-                    "recon.tiff (float32 stack), recon.png, history.csv, convergence.png and "
-                    "summary.json into --out.",
+                    "-log, find or take the rotation centre, print a plan (memory, time), then "
+                    "reconstruct the chosen rows and write each finished slice at once as "
+                    "recon_NNNNN.tiff (float32, NNNNN = the row in the file) with its history "
+                    "(history/), keeping summary.json up to date; recon.png and convergence.png at "
+                    "the end. Ctrl-C keeps the finished slices (exit 130); --resume fits the rest.",
         epilog="Any keyword of tomopy_dip.reconstruct without its own option can be given as "
                "--set KEY=VALUE (a Python literal), e.g. --set memory_limit=2e9 --set "
                "out_activation='sigmoid'. Centre convention: gridrec's (as tomopy.find_center).",
@@ -141,6 +141,19 @@ def add_cli(sub: "argparse._SubParsersAction") -> argparse.ArgumentParser:
                    help="read group exchange{K} instead of exchange [0]")
     r.add_argument("-o", "--out", default=None, metavar="DIR",
                    help="output directory [./<file stem>-<algorithm>]")
+    w = r.add_mutually_exclusive_group()
+    w.add_argument("--resume", action="store_true",
+                   help="keep the slices an earlier run with the same settings finished in --out and "
+                        "fit the others")
+    w.add_argument("--overwrite", action="store_true",
+                   help="replace the files of an earlier run in --out (refused without it)")
+    r.add_argument("--scheduler", default=None, metavar="ADDRESS|local:N",
+                   help="run on Dask: a running dask.distributed scheduler's address, or local:N "
+                        "for N single-threaded worker processes here (needs tomopy-dip[dask])")
+    r.add_argument("--rows-per-task", type=_positive_int, default=None, metavar="N",
+                   help="rows a task reads, fits and writes [%d]" % _rows_per_task())
+    r.add_argument("--no-plan", action="store_true",
+                   help="do not time a few iterations for the plan's time estimate")
     _add_threads(r)
     k = r.add_argument_group("algorithm keywords (see 'Choosing a method' in the docs)")
     _add_keyword_options(k)
@@ -176,37 +189,57 @@ def _collect_keywords(args: argparse.Namespace, method: Any) -> dict[str, Any]:
     return kw
 
 
+def _rows_per_task() -> int:
+    from tomopy_dip.interfaces.pipeline import ROWS_PER_TASK
+
+    return ROWS_PER_TASK
+
+
 def _run(args: argparse.Namespace) -> int:
-    from tomopy_dip.interfaces.pipeline import SettingError, reconstruct_file
+    from tomopy_dip.interfaces.pipeline import SettingError, reconstruct_file, rows_text
+    from tomopy_dip.interfaces.tasks import DASK_EXTRA
     from tomopy_dip.methods import get_method
 
     quiet = args.quiet
     kw = _collect_keywords(args, get_method(args.algorithm))
-    _set_threads(args.threads, quiet)
+    if args.scheduler is not None:
+        try:
+            import distributed  # noqa: F401
+        except ImportError:
+            raise Failure(f"--scheduler needs Dask's distributed scheduler: {DASK_EXTRA}") from None
+    _set_threads(args.threads if args.scheduler is None else None, quiet)
     path = Path(args.file)
     try:
         r = reconstruct_file(
             path, args.algorithm, out=args.out, slices=args.slices, proj=args.proj, center=args.center,
             center_method=args.center_method, center_row=args.center_row, downsample=args.downsample,
             normalize=not args.no_normalize, minus_log=not args.no_minus_log, reader=args.reader,
-            exchange_rank=args.exchange_rank, progress=not quiet, report=lambda msg: _out(msg, quiet), **kw)
-    except SettingError as exc:  # worded with the option's name
-        if exc.keyword == "center_row":
-            raise UsageError(exc.template.format(arg=f"--center-row {args.center_row}")) from None
-        raise Failure(exc.template.format(arg="--no-normalize")) from None
+            exchange_rank=args.exchange_rank, resume=args.resume, overwrite=args.overwrite,
+            scheduler=args.scheduler, rows_per_task=args.rows_per_task or _rows_per_task(),
+            plan=not args.no_plan, progress=not quiet, report=lambda msg: _out(msg, quiet), **kw)
+    except SettingError as exc:  # worded with the options' names
+        text = exc.worded(center_row=f"--center-row {args.center_row}", normalize="--no-normalize",
+                          overwrite="--overwrite", resume="--resume")
+        raise (UsageError if exc.keyword == "center_row" else Failure)(text) from None
 
-    res, t = r.result, r.timings
-    ret = np.atleast_1d(res.iteration)
-    ret_txt = ", ".join(str(int(i)) for i in ret[:8]) + (", ..." if ret.size > 8 else "")
+    t = r.timings
     print(f"{PROG} recon: {args.algorithm} on {path.name}, {len(r.rows)} slice(s) ({r.rows_text}), "
-          f"{r.projections} views, {r.detector_pixels} detector pixels" + (" (interrupted)" if res.interrupted else ""))
+          f"{r.projections} views, {r.detector_pixels} detector pixels" + (" (interrupted)" if r.interrupted else ""))
     print(f"  centre      {r.center_text}")
-    print(f"  iterations  {r.iterations_run} per slice (returned iterate: {ret_txt})")
-    print(f"  stopped     {res.stop_summary()}")
-    print(f"  time        {t['total']:.1f} s (read {t['read']:.1f}, pre-process {t['preprocess']:.1f}, "
-          f"reconstruct {t['reconstruct']:.1f}, write {t['write']:.1f})")
+    print(f"  iterations  at most {r.iterations_run} per slice")
+    print(f"  stopped     {r.stop_summary()}")
+    if r.missing:
+        print(f"  missing     {len(r.missing)} row(s) not reconstructed: {rows_text(r.missing)}"
+              + (" (run again with --resume)" if r.interrupted else ""))
+    print(f"  time        {t['total']:.1f} s (prepare {t['prepare']:.1f}, reconstruct {t['reconstruct']:.1f}, "
+          f"previews {t['write']:.1f})")
     print(f"  output      {r.out}")
+    done = r.done
+    if done:
+        gx, gy = r.plan.image_shape
+        first, last = r.out / r.records[done[0]]["file"], r.out / r.records[done[-1]]["file"]
+        print(f"    {len(done)} slice file(s) {first.name}" + (f" .. {last.name}" if len(done) > 1 else "")
+              + f"  ({gx} x {gy} float32)")
     for name in r.files:
-        extra = f"  ({' x '.join(map(str, r.images.shape))} float32)" if name == "recon.tiff" else ""
-        print(f"    {name}{extra}")
-    return EXIT_OK
+        print(f"    {name}")
+    return EXIT_INTERRUPTED if r.interrupted else EXIT_OK

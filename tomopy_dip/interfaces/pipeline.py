@@ -1,69 +1,121 @@
-"""From a Data Exchange file to reconstructed slices on disk, in one call.
+"""From a Data Exchange file to reconstructed slices on disk: streamed, resumable, scalable.
 
-:func:`reconstruct_file` is the pipeline of ``tomopy-dip recon``: read a Data Exchange (APS)
-HDF5 file -> normalise with the flats and darks -> ``-log`` -> set non-finite values to 0 ->
-find or take the rotation centre -> bin the detector -> reconstruct the chosen slices with a
-method of the package -> write ``recon.tiff`` (float32 stack), ``recon.png``, ``history.csv``,
-``convergence.png`` and ``summary.json``. Step messages are logged at INFO on this module's
-logger (or passed to ``report``).
+:func:`reconstruct_file` is the pipeline of ``tomopy-dip recon``:
+
+1. check the settings and the output directory (before the file is read);
+2. read the row the centre is found on, normalise with the flats and darks, ``-log``, find or
+   take the rotation centre (:mod:`~tomopy_dip.interfaces.scan`);
+3. plan: rows, image size, estimated memory (refused at once when it cannot fit) and time per
+   iteration from a few timed iterations (:class:`ScanPlan`);
+4. split the rows into tasks of ``rows_per_task`` rows and run them here or on Dask
+   (:mod:`~tomopy_dip.interfaces.tasks`); each finished slice is written at once as
+   ``recon_NNNNN.tiff`` with its history, and ``summary.json`` is updated as tasks finish
+   (:mod:`~tomopy_dip.interfaces.outputs`);
+5. previews: ``recon.png`` (FBP beside the result) and ``convergence.png``.
+
+A run stopped by Ctrl-C keeps every finished slice; ``resume=True`` fits only the rest.
+Step messages are logged at INFO on this module's logger (or passed to ``report``).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable
 
 import numpy as np
 
 from tomopy_dip._version import __version__
-from tomopy_dip.data import preprocess as pp
-from tomopy_dip.data.exchange import DataFileError, read_data_exchange
-from tomopy_dip.data.files import write_history_csv, write_tiff_stack
-from tomopy_dip.fitting.engine import Reconstruction, reconstruct
+from tomopy_dip.interfaces.outputs import ResultDirectory
+from tomopy_dip.interfaces.scan import ScanSource, SettingError, resolve_rows, rows_text, tasks_of
+from tomopy_dip.interfaces.tasks import DASK_EXTRA, Task, open_scheduler, run_tasks
 from tomopy_dip.methods import get_method
 from tomopy_dip.options import int_check, parse_options
-from tomopy_dip.physics.geometry import check_center
-from tomopy_dip.utils import jsonable
 
-__all__ = ["reconstruct_file", "FileReconstruction", "SettingError", "rows_text"]
+__all__ = ["reconstruct_file", "FileReconstruction", "ScanPlan", "SettingError", "rows_text",
+           "ROWS_PER_TASK", "PLAN_ITERATIONS"]
 
 log = logging.getLogger(__name__)
 
+#: Rows per task: the unit a worker reads, fits and writes.
+ROWS_PER_TASK = 4
+#: Iterations timed for the plan's time estimate.
+PLAN_ITERATIONS = 4
+#: Slices shown in the convergence figure.
+CONVERGENCE_SLICES = 8
 
-class SettingError(ValueError):
-    """A setting of :func:`reconstruct_file` that the file's data do not allow.
+
+@dataclass
+class ScanPlan:
+    """What a run is about to do, told before any fitting.
 
     Attributes
     ----------
-    keyword : str
-        The argument at fault (``"normalize"``, ``"center_row"``).
-    template : str
-        The message with ``{arg}`` where the argument is named, for interfaces that spell it
-        differently (the command line's ``--center-row 5``).
+    rows, todo : list of int
+        The rows selected, and those still to fit (the others are finished, ``resume``).
+    projections, detector_pixels : int
+        Sinogram size (after binning).
+    image_shape : tuple of int
+        ``(num_gridx, num_gridy)``.
+    method : str
+        The method.
+    max_iterations : int
+        The ``num_iter`` cap (the stopping rule usually ends a fit sooner).
+    memory_bytes : int or None
+        Estimated peak memory of one worker.
+    memory_text : str
+        The estimate in words.
+    seconds_per_iteration : float or None
+        Measured on a few iterations of one slice (None when not timed).
+    workers : int
+        Slices fitted at the same time.
     """
 
-    def __init__(self, keyword: str, arg: str, template: str) -> None:
-        super().__init__(template.format(arg=arg))
-        self.keyword, self.template = keyword, template
+    rows: list
+    todo: list
+    projections: int
+    detector_pixels: int
+    image_shape: tuple
+    method: str
+    max_iterations: int
+    memory_bytes: int | None = None
+    memory_text: str = ""
+    seconds_per_iteration: float | None = None
+    workers: int = 1
+
+    @property
+    def seconds_per_slice(self) -> float | None:
+        """At most (the cap), per slice."""
+        spi = self.seconds_per_iteration
+        return None if spi is None else spi * self.max_iterations
+
+    def text(self) -> str:
+        """The plan in words, as the command line prints it."""
+        gx, gy = self.image_shape
+        lines = [f"{len(self.rows)} row(s) ({rows_text(self.rows)}), {len(self.todo)} to fit; "
+                 f"{gx} x {gy} images from {self.projections} views x {self.detector_pixels} pixels; "
+                 f"{self.method}"]
+        if self.memory_text:
+            lines.append(f"memory: {self.memory_text}")
+        if self.seconds_per_iteration is not None:
+            per = self.seconds_per_slice or 0.0
+            total = per * len(self.todo) / max(self.workers, 1)
+            lines.append(f"time: {self.seconds_per_iteration:.3g} s per iteration; at most "
+                         f"{_duration(per)} per slice ({self.max_iterations} iterations, the stopping "
+                         f"rule usually ends sooner), at most {_duration(total)} for the "
+                         f"{len(self.todo)} slice(s)" + (f" on {self.workers} workers" if self.workers > 1 else ""))
+        return "\n".join(lines)
 
 
-def rows_text(rows: Sequence[int]) -> str:
-    """Detector rows in words.
-
-    Examples
-    --------
-    >>> rows_text([3]), rows_text([0, 1, 2]), rows_text([0, 2, 4])
-    ('row 3', 'rows 0-2', 'rows 0-4 (step 2)')
-    """
-    if len(rows) == 1:
-        return f"row {rows[0]}"
-    step = rows[1] - rows[0]
-    return f"rows {rows[0]}-{rows[-1]}" + (f" (step {step})" if step != 1 else "")
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
 
 
 @dataclass
@@ -72,45 +124,51 @@ class FileReconstruction:
 
     Attributes
     ----------
-    images : numpy.ndarray
-        ``(nslices, num_gridx, num_gridy)`` float32, as written to ``recon.tiff``.
-    result : Reconstruction
-        The method's result (history, returned iterations, interruption).
     out : pathlib.Path
         Output directory.
-    files : dict of str to pathlib.Path
-        ``recon.tiff``, ``recon.png``, ``history.csv``, ``convergence.png``, ``summary.json``.
+    rows : list of int
+        The rows selected, as numbered in the file.
+    records : dict of int to dict
+        Per row: ``status`` (``"done"``, ``"interrupted"``, ``"not_run"``), ``iterations``,
+        ``stop_reason``, ``iteration_returned``, ``seconds``, ``file``, and ``resumed`` for a
+        slice finished by an earlier run.
     settings : dict
-        File, reader, algorithm, rows, projections, centre (found and used), binning and
-        keywords: the TIFF's metadata.
+        What every slice records and a resumed run compares: version, method, keywords,
+        file and pre-processing, centre.
+    plan : ScanPlan
+        The plan told before fitting.
     summary : dict
-        ``settings`` plus shape, iterations, timings and outputs: the content of ``summary.json``.
+        The content of ``summary.json``.
+    files : dict of str to pathlib.Path
+        ``summary.json``, ``recon.png``, ``convergence.png`` (those written).
     timings : dict of str to float
-        Seconds to ``read``, ``preprocess``, ``reconstruct``, ``write``, and the ``total``.
-    projections : int
-        Projections used.
-    detector_pixels : int
-        Detector pixels of the sinograms reconstructed (after binning).
+        Seconds to ``prepare`` (read the centre row, plan), ``reconstruct``, ``write``
+        (previews) and the ``total``.
+    interrupted : bool
+        Ctrl-C stopped the run: some rows were not reconstructed (see ``records``).
     """
 
-    images: np.ndarray
-    result: Reconstruction
     out: Path
-    files: dict[str, Path] = field(default_factory=dict)
-    settings: dict[str, Any] = field(default_factory=dict)
-    summary: dict[str, Any] = field(default_factory=dict)
-    timings: dict[str, float] = field(default_factory=dict)
-    projections: int = 0
-    detector_pixels: int = 0
+    rows: list
+    records: dict
+    settings: dict
+    plan: ScanPlan
+    summary: dict = field(default_factory=dict)
+    files: dict = field(default_factory=dict)
+    timings: dict = field(default_factory=dict)
+    interrupted: bool = False
 
     @property
-    def rows(self) -> list[int]:
-        """The detector rows reconstructed, as numbered in the file."""
-        return list(self.settings["rows"])
+    def projections(self) -> int:
+        return self.plan.projections
+
+    @property
+    def detector_pixels(self) -> int:
+        """Detector pixels of the sinograms reconstructed (after binning)."""
+        return self.plan.detector_pixels
 
     @property
     def rows_text(self) -> str:
-        """The rows in words (:func:`rows_text`)."""
         return rows_text(self.rows)
 
     @property
@@ -119,18 +177,61 @@ class FileReconstruction:
         return _center_text(self.settings)
 
     @property
+    def done(self) -> list[int]:
+        """Rows whose slice file is written (this run or an earlier one)."""
+        return [r for r in self.rows if self.records.get(r, {}).get("status") == "done"]
+
+    @property
+    def missing(self) -> list[int]:
+        """Rows not reconstructed (interrupted or never started)."""
+        return [r for r in self.rows if r not in self.done]
+
+    @property
+    def slice_files(self) -> list[Path]:
+        return [self.out / self.records[r]["file"] for r in self.done]
+
+    @property
+    def images(self) -> np.ndarray:
+        """``(len(rows), num_gridx, num_gridy)`` float32 read from the slice files; NaN for rows
+        not reconstructed."""
+        out = ResultDirectory(self.out, self.settings)
+        stack = np.full((len(self.rows), *self.plan.image_shape), np.nan, np.float32)
+        for i, r in enumerate(self.rows):
+            if r in self.done:
+                stack[i] = out.read_slice(r)
+        return stack
+
+    @property
     def iterations_run(self) -> int:
-        """Iterations run per slice (the most of any slice; see ``result.iterations_run``)."""
-        return int(self.summary["iterations_run"])
+        """The most iterations any slice ran."""
+        return max((int(self.records[r].get("iterations", 0)) for r in self.done), default=0)
+
+    def stop_summary(self) -> str:
+        """Why the fits ended, in words (e.g. ``"2 converged after 650-820 iterations"``)."""
+        groups: dict[str, list[int]] = {}
+        for r in self.rows:
+            rec = self.records.get(r, {"status": "not_run"})
+            key = rec.get("stop_reason") if rec.get("status") == "done" else rec.get("status")
+            groups.setdefault(key or "not_run", []).append(int(rec.get("iterations", 0)))
+        words = {"converged": "converged after {} iterations", "num_iter": "reached num_iter ({})",
+                 "diverged": "diverged after {} iterations", "interrupted": "interrupted after {} iterations",
+                 "not_run": "not reconstructed"}
+        parts = []
+        for key in ("converged", "num_iter", "diverged", "interrupted", "not_run"):
+            its = groups.get(key)
+            if its:
+                span = f"{min(its)}" if min(its) == max(its) else f"{min(its)}-{max(its)}"
+                parts.append(f"{len(its)} " + words[key].format(span))
+        return ", ".join(parts)
 
 
 def _center_text(settings: dict) -> str:
-    s = settings
+    s, k = settings, settings["source"]["downsample"]
     return f"{s['center']:.2f} ({s['center_source']})" + (
-        f" -> {s['center_used']:.2f} after binning x{s['downsample']}" if s["downsample"] > 1 else "")
+        f" -> {s['center_used']:.2f} after binning x{k}" if k > 1 else "")
 
 
-def _check_settings(center: Any, center_method: str, downsample: int) -> int:
+def _check_settings(center: Any, center_method: str, downsample: int, rows_per_task: int) -> tuple[int, int]:
     """Settings checked before the file is read (the centre's range is checked after)."""
     if center_method not in ("vo", "entropy"):
         raise ValueError(f"center_method must be 'vo' or 'entropy', got {center_method!r}")
@@ -141,97 +242,64 @@ def _check_settings(center: Any, center_method: str, downsample: int) -> int:
             ok = False
         if not ok:
             raise ValueError(f"center must be a finite number or 'auto', got {center!r}")
-    return int_check("downsample", 1)(downsample)
+    return int_check("downsample", 1)(downsample), int_check("rows_per_task", 1)(rows_per_task)
 
 
-#: Largest share of detector pixels whose flat field may be no brighter than the dark field.
-DEAD_FLAT_SHARE = 0.01
-
-
-def _check_flats(data: Any, path: Path) -> None:
-    """Refuse flat fields that are empty (zeros), or no brighter than the darks: the
-    normalised data would be meaningless."""
-    flat = np.mean(np.asarray(data.flat, dtype=np.float32).reshape(-1, *data.proj.shape[1:]), axis=0)
-    dark = np.mean(np.asarray(data.dark, dtype=np.float32).reshape(-1, *data.proj.shape[1:]), axis=0)
-    dead = float(np.mean(flat <= dark))
-    if dead > DEAD_FLAT_SHARE:
-        raise DataFileError(
-            f"{path}: the flat fields (exchange/data_white) are not brighter than the dark fields "
-            f"(exchange/data_dark) in {100 * dead:.0f} % of the detector pixels (mean flat {flat.mean():g}, "
-            f"mean dark {dark.mean():g}): they are empty or swapped; check the file, or pass "
-            "normalize=False (--no-normalize) if the data are already normalised")
-
-
-def _normalized(data: Any, path: Path, normalize: bool, minus_log: bool) -> tuple[np.ndarray, list[str]]:
-    """Flat/dark normalisation, -log and non-finite values set to 0; with the steps taken."""
-    steps: list[str] = []
-    arr: np.ndarray = data.proj
-    if normalize:
-        missing = [n for n, a in (("flat fields (exchange/data_white)", data.flat),
-                                  ("dark fields (exchange/data_dark)", data.dark)) if a is None]
-        if missing:
-            raise SettingError("normalize", "normalize=False",
-                               f"{path} has no {' and no '.join(missing)}; use {{arg}} if the data are "
-                               "already normalised")
-        _check_flats(data, path)
-        arr = pp.normalize(arr, data.flat, data.dark)
-        steps.append("normalised")
-    if minus_log:
-        arr = pp.minus_log(arr)
-        steps.append("-log")
-    arr = np.asarray(arr, dtype=np.float32)
-    bad = int(arr.size - np.count_nonzero(np.isfinite(arr)))
-    if bad:
-        log.warning("%d non-finite values after %s (zero or negative transmission) set to 0",
-                    bad, " and ".join(steps) or "reading")
-        arr = np.nan_to_num(arr, nan=0.0, posinf=0.0, neginf=0.0)
-        steps.append(f"{bad} non-finite set to 0")
-    return arr, steps
-
-
-def _centre(arr: np.ndarray, theta: np.ndarray, center: Any, method: str,
-            row: int | None) -> tuple[float, str]:
-    """The centre in the file's detector pixels and how it was obtained."""
-    nrows, ndet = arr.shape[1:]
-    if center == "auto":
-        if row is not None and not 0 <= row < nrows:
-            raise SettingError("center_row", f"center_row={row}", f"{{arg}} is outside the {nrows} selected rows")
-        c = pp.find_center(arr, theta, ind=row, method=method)
-        how = f"auto, {'Vo' if method == 'vo' else 'entropy'} method" + \
-              (" (TomoPy)" if pp.tomopy_available() else "")
-    else:
-        c, how = float(center), "given"
+def _memory(method: Any, options: Any, nproj: int, ndet: int) -> tuple[int | None, str]:
+    """The memory plan of one slice (refused here, before any work, when it cannot fit)."""
     try:
-        check_center(c, ndet)
-    except ValueError:
-        raise ValueError(f"the centre {c:g} is not on the detector (0..{ndet - 1})") from None
-    return c, how
+        from tomopy_dip.fitting import memory
+    except ImportError:
+        return None, ""
+    plan = memory.estimate_memory(method, options, nproj, ndet)
+    memory.check_memory(plan)
+    return int(plan.total), plan.text()
 
 
-def _write(out: Path, res: Reconstruction, settings: dict, title: str) -> tuple[np.ndarray, dict[str, Path]]:
-    from tomopy_dip.interfaces.plotting import plot_convergence, save_preview
+def _timed_iterations(sino: np.ndarray, theta: np.ndarray, center: float, method: str,
+                      keywords: dict) -> float | None:
+    """Seconds per iteration from a few iterations of one slice (the first, with set-up, excluded)."""
+    from tomopy_dip.fitting.engine import reconstruct
 
-    out.mkdir(parents=True, exist_ok=True)
-    images = np.asarray(res.images, dtype=np.float32)
-    images = images[None] if images.ndim == 2 else images
-    rows = settings["rows"]
-    files = {
-        "recon.tiff": write_tiff_stack(out / "recon.tiff", images, metadata=settings),
-        "recon.png": save_preview(out / "recon.png", images, titles=[f"row {r}" for r in rows], title=title),
-        "history.csv": write_history_csv(out / "history.csv", res.history, slices=rows),
-        "convergence.png": plot_convergence(res.history, out / "convergence.png", selected=res.iteration,
-                                            slices=rows, title=title),
-    }
-    return images, files
+    kw = {**keywords, "num_iter": PLAN_ITERATIONS, "stop": "none", "callback": None}
+    res = reconstruct(sino, theta, center=center, method=method, progress=False, **kw)
+    sec = np.asarray(res.history["seconds"])[:, 0]
+    if res.interrupted or sec.size < 2:
+        return None
+    return float((sec[-1] - sec[0]) / (sec.size - 1))
+
+
+def _proj_spec(proj: Any) -> tuple | None:
+    """``proj`` as a plain tuple (what a task carries and a record stores)."""
+    from tomopy_dip.data.exchange import _as_slice
+
+    if proj is None:
+        return None
+    s = _as_slice(proj, "proj")
+    return (s.start, s.stop, s.step)
+
+
+def _workers(scheduler: Any) -> int:
+    if scheduler is None:
+        return 1
+    if isinstance(scheduler, str) and scheduler.strip().lower().startswith("local"):
+        n = scheduler.partition(":")[2]
+        return int(n) if n.isdigit() else 2
+    try:
+        return max(1, len(scheduler.scheduler_info().get("workers", {})))
+    except Exception:  # noqa: BLE001 - an address: not connected yet
+        return 1
 
 
 def reconstruct_file(path: str | os.PathLike, algorithm: str, *, out: str | os.PathLike | None = None,
                      slices: Any = None, proj: Any = None, center: float | str = "auto",
                      center_method: str = "vo", center_row: int | None = None, downsample: int = 1,
                      normalize: bool = True, minus_log: bool = True, reader: str = "auto",
-                     exchange_rank: int = 0, progress: bool = True,
-                     report: Callable[[str], None] | None = None, **keywords: Any) -> FileReconstruction:
-    """Reconstruct slices of a Data Exchange HDF5 file and write the results to ``out``.
+                     exchange_rank: int = 0, resume: bool = False, overwrite: bool = False,
+                     scheduler: Any = None, rows_per_task: int = ROWS_PER_TASK, plan: bool = True,
+                     progress: bool = True, report: Callable[[str], None] | None = None,
+                     **keywords: Any) -> FileReconstruction:
+    """Reconstruct rows of a Data Exchange HDF5 file, writing each slice as soon as it is done.
 
     Parameters
     ----------
@@ -240,7 +308,10 @@ def reconstruct_file(path: str | os.PathLike, algorithm: str, *, out: str | os.P
     algorithm : str
         A method name of :data:`tomopy_dip.methods.METHODS` (``"tv_dip"``, ...).
     out : str or path-like, optional
-        Output directory, created when absent. Default ``./<file stem>-<algorithm>``.
+        Output directory, created when absent. Default ``./<file stem>-<algorithm>``. Each
+        finished slice is written as ``recon_NNNNN.tiff`` (float32, ``NNNNN`` = the row in the
+        file) with ``history/history_NNNNN.csv``; ``summary.json`` is updated as slices finish;
+        ``recon.png`` and ``convergence.png`` are written at the end.
     slices, proj : tuple or slice, optional
         Detector rows and projections to read, ``(start, stop[, step])`` (stop excluded);
         default all.
@@ -256,8 +327,22 @@ def reconstruct_file(path: str | os.PathLike, algorithm: str, *, out: str | os.P
         File reader (:func:`tomopy_dip.data.exchange.read_data_exchange`).
     exchange_rank : int
         Read group ``exchange{K}`` instead of ``exchange``.
+    resume : bool
+        Skip rows whose slice file is complete and was made with the same settings; a file made
+        with other settings is refused with what differs.
+    overwrite : bool
+        Replace the files of an earlier run. Without ``resume`` or ``overwrite`` a directory
+        holding results is refused before any work.
+    scheduler : distributed.Client or str, optional
+        Run the tasks on Dask: a client, a scheduler address, or ``"local:N"`` (N
+        single-threaded worker processes on this machine). Needs ``tomopy-dip[dask]``. The files
+        are identical to a run without it.
+    rows_per_task : int
+        Rows a task reads, fits and writes (task boundaries depend only on the selection).
+    plan : bool
+        Time a few iterations of one slice for the plan's time estimate.
     progress : bool
-        Show a progress bar during the fit.
+        Progress bars: over the volume (slices, rate, time left) and each fit.
     report : callable, optional
         Called with each step message instead of logging it at INFO.
     **keywords
@@ -266,15 +351,19 @@ def reconstruct_file(path: str | os.PathLike, algorithm: str, *, out: str | os.P
     Returns
     -------
     FileReconstruction
-        Images, the method's result, settings, timings and the files written.
+        Per-row records, settings, plan, timings and files. ``interrupted`` is True when Ctrl-C
+        stopped the run (finished slices are on disk).
 
     Raises
     ------
     DataFileError
         The file is missing, unreadable or malformed.
     SettingError
-        A setting the data do not allow (no flats with ``normalize=True``, ``center_row``
-        outside the selection).
+        A setting the data or the output directory do not allow (no flats with
+        ``normalize=True``, ``center_row`` outside the selection, results of an earlier run in
+        ``out``, a resumed run with other settings).
+    MemoryError
+        The plan does not fit in the memory available (the message names the knobs).
     TypeError, ValueError
         Bad keywords or settings, or a centre off the detector.
 
@@ -282,60 +371,169 @@ def reconstruct_file(path: str | os.PathLike, algorithm: str, *, out: str | os.P
     --------
     >>> from tomopy_dip import reconstruct_file
     >>> res = reconstruct_file("tooth.h5", "tv_dip", out="tooth-tv_dip", slices=(0, 2),
-    ...                        downsample=4, num_iter=1000)              # doctest: +SKIP
-    >>> res.images.shape, res.settings["center"], sorted(res.files)    # doctest: +SKIP
-    ((2, 160, 160), 296.0, ['convergence.png', 'history.csv', 'recon.png', 'recon.tiff', 'summary.json'])
+    ...                        downsample=4)                              # doctest: +SKIP
+    >>> res.done, res.settings["center"], sorted(p.name for p in res.slice_files)  # doctest: +SKIP
+    ([0, 1], 296.0, ['recon_00000.tiff', 'recon_00001.tiff'])
     """
+    from tomopy_dip.fitting import interrupt
+
     say = report or log.info
     method = get_method(algorithm)
-    parse_options({**keywords, "progress": progress}, method.accepted, method.defaults,
-                  f"tomopy_dip.{method.name}")
-    downsample = _check_settings(center, center_method, downsample)
-    path = Path(path)
-    out = Path(out) if out is not None else Path.cwd() / f"{path.stem}-{method.name}"
+    options = parse_options({**keywords, "progress": progress}, method.accepted, method.defaults,
+                            f"tomopy_dip.{method.name}")
+    downsample, rows_per_task = _check_settings(center, center_method, downsample, rows_per_task)
+    if scheduler is not None:
+        try:
+            import distributed  # noqa: F401 - the optional extra, checked before any work
+        except ImportError:
+            raise ImportError(f"scheduler= needs Dask's distributed scheduler: {DASK_EXTRA}") from None
+    path = Path(path).expanduser()
+    out = Path(out).expanduser() if out is not None else Path.cwd() / f"{path.stem}-{method.name}"
+    results = ResultDirectory(out, {})
+    results.prepare(overwrite=overwrite, resume=resume)
+    interrupt.clear()
     timings: dict[str, float] = {}
-    t_all = t0 = time.perf_counter()
+    t_all = time.perf_counter()
 
-    data = read_data_exchange(path, proj=proj, sino=slices, exchange_rank=exchange_rank, backend=reader)
-    timings["read"] = time.perf_counter() - t0
-    nproj, nrows, ndet = data.proj.shape
-    rows = [data.rows[0] + i * data.rows[2] for i in range(nrows)]
-    say(f"Read {path.name} with {data.backend}: {nproj} projections, {rows_text(rows)}, {ndet} detector "
-        f"pixels; angles {np.rad2deg(data.theta.min()):.1f}..{np.rad2deg(data.theta.max()):.1f} deg")
+    # The centre row: read, checked (flats, theta), the centre found on it.
+    source = ScanSource(str(path.resolve()), _proj_spec(proj), exchange_rank, reader, normalize, minus_log,
+                        downsample)
+    nrows_file = source.shape()[1]
+    rows = resolve_rows(slices, nrows_file, path)
+    if center_row is not None and not 0 <= center_row < len(rows):
+        raise SettingError("center_row", f"{{center_row}} is outside the {len(rows)} selected rows",
+                           center_row=f"center_row={center_row}")
+    crow = rows[len(rows) // 2 if center_row is None else center_row]
+    first = source.read([crow])
+    say(f"Read {path.name} with {first.backend}: {first.projections.shape[0]} projections, {nrows_file} "
+        f"rows in the file ({rows_text(rows)} selected), {first.projections.shape[2]} detector pixels; "
+        f"angles {np.rad2deg(first.theta.min()):.1f}..{np.rad2deg(first.theta.max()):.1f} deg"
+        + (f" ({first.theta_note})" if first.theta_note else ""))
+    c_file, c_used, how = source.centre(first, center, center_method, 0)
+    settings = {"tomopy_dip_version": __version__, "algorithm": method.name,
+                "keywords": {k: v for k, v in keywords.items() if k != "callback"},
+                "source": source.settings(), "center": c_file, "center_used": c_used,
+                "center_source": how}
+    results = ResultDirectory(out, settings)
+    say(f"Pre-processing: {', '.join(first.steps) or 'none'}; centre {_center_text(settings)}")
 
+    # Resume and plan.
+    records: dict[int, dict] = {}
+    if resume:
+        records = {r: {**rec, "resumed": True} for r, rec in results.finished(rows).items()}
+    todo = [r for r in rows if r not in records]
+    nproj, ndet = first.sinograms.shape[1:]
+    grid = (options.num_gridx or ndet, options.num_gridy or ndet)
+    mem_bytes, mem_text = _memory(method, options, nproj, ndet)
+    the_plan = ScanPlan(rows, todo, nproj, ndet, grid, method.name, options.num_iter, mem_bytes, mem_text,
+                        workers=_workers(scheduler))
+    if plan and todo:
+        the_plan.seconds_per_iteration = _timed_iterations(first.sinograms[0], first.theta, c_used,
+                                                           method.name, settings["keywords"])
+    timings["prepare"] = time.perf_counter() - t_all
+    if records:
+        say(f"Resuming: {len(records)} slice(s) finished by an earlier run are kept")
+    say("Plan: " + the_plan.text().replace("\n", "\n      "))
+
+    # The tasks.
+    middle = todo[len(todo) // 2] if todo else None
+    task_keywords = {**settings["keywords"], **({"callback": keywords["callback"]} if "callback" in keywords else {})}
+    tasks = [Task(source, tuple(group), tuple(r for r in group if r in todo), c_used, method.name,
+                  task_keywords, str(out), settings, (middle,) if middle in group else (),
+                  1 if scheduler is not None else None, progress and scheduler is None)
+             for group in tasks_of(rows, rows_per_task) if any(r in todo for r in group)]
+    previews: dict[int, np.ndarray] = {}
+    summary: dict[str, Any] = {}
+    interrupted = False
     t0 = time.perf_counter()
-    arr, steps = _normalized(data, path, normalize, minus_log)
-    c_file, how = _centre(arr, data.theta, center, center_method, center_row)
-    sino, c_used = pp.to_sinograms(arr), c_file
-    if downsample > 1:
-        sino, c_used = pp.bin_detector(sino, downsample), pp.binned_center(c_file, downsample)
-        steps.append(f"binned x{downsample}")
-    timings["preprocess"] = time.perf_counter() - t0
-    settings = {
-        "tomopy_dip_version": __version__, "file": str(path.resolve()), "reader": data.backend,
-        "algorithm": method.name, "rows": rows, "projections": nproj, "center": c_file,
-        "center_used": c_used, "center_source": how, "downsample": downsample, "keywords": dict(keywords),
-    }
-    say(f"Pre-processing: {', '.join(steps) or 'none'}; centre {_center_text(settings)}")
 
-    n_iter = keywords.get("num_iter", method.defaults.get("num_iter", "default"))
-    say(f"Reconstructing {nrows} slice(s) with {method.name}: sinograms {nproj} x {sino.shape[2]}, "
-        f"{n_iter} iterations")
-    t0 = time.perf_counter()
-    res = reconstruct(sino, data.theta, center=c_used, method=method, progress=progress, **keywords)
+    def write_summary(final: bool) -> None:
+        summary.clear()
+        summary.update(_summary(settings, the_plan, rows, records, timings, interrupted, final))
+        results.write_summary(summary)
+
+    client, close = open_scheduler(scheduler) if scheduler is not None else (None, lambda: None)
+    if client is not None:
+        say(f"Dask: {_workers(client)} worker(s) at {client.scheduler.address}")
+    write_summary(False)
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=len(todo), disable=not progress, unit="slice", desc=f"{method.name} volume",
+               dynamic_ncols=True)
+    try:
+        for result in run_tasks(tasks, client, on_slice=lambda rec: bar.update(rec["status"] == "done")):
+            for rec in result["records"]:
+                records[rec["row"]] = rec
+            previews.update(result["fbp"])
+            interrupted = interrupted or result["interrupted"]
+            timings["reconstruct"] = time.perf_counter() - t0
+            write_summary(False)
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        bar.close()
+        close()
     timings["reconstruct"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    images, files = _write(out, res, settings, f"{path.name}: {method.name}")
+    files = {"summary.json": out / "summary.json"}
+    files.update(_previews(results, rows, records, previews, f"{path.name}: {method.name}"))
     timings["write"] = time.perf_counter() - t0
     timings["total"] = time.perf_counter() - t_all
-    summary = {**settings, "shape": list(images.shape),
-               "iterations_run": int(np.asarray(res.history.get("loss", np.zeros((0,)))).shape[0]),
-               "iteration_returned": [int(i) for i in np.atleast_1d(res.iteration)],
-               "iterations_per_slice": [int(i) for i in res.iterations_run],
-               "stop_reason": list(res.stop_reason), "stopped": res.stop_summary(),
-               "interrupted": bool(res.interrupted), "seconds": dict(timings),
-               "outputs": {k: str(v) for k, v in files.items()}}
-    files["summary.json"] = out / "summary.json"
-    files["summary.json"].write_text(json.dumps(jsonable(summary), indent=2) + "\n")
-    return FileReconstruction(images, res, out, files, settings, summary, timings, nproj, sino.shape[2])
+    write_summary(True)
+    res = FileReconstruction(out, rows, records, settings, the_plan, summary, files, timings, interrupted)
+    if interrupted:
+        say(f"Interrupted: {len(res.done)} of {len(rows)} slice(s) written; not reconstructed: "
+            f"{rows_text(res.missing) if res.missing else 'none'} (resume with resume=True / --resume)")
+    return res
+
+
+def _summary(settings: dict, plan: ScanPlan, rows: list, records: dict, timings: dict,
+             interrupted: bool, final: bool) -> dict[str, Any]:
+    done = [r for r in rows if records.get(r, {}).get("status") == "done"]
+    its = [int(records.get(r, {}).get("iterations", 0)) for r in rows]
+    return {
+        **settings, "rows": rows, "projections": plan.projections, "detector_pixels": plan.detector_pixels,
+        "shape": [len(rows), *plan.image_shape], "plan": asdict(plan), "finished": final and not interrupted,
+        "interrupted": interrupted, "done": len(done), "iterations_run": max(its, default=0),
+        "iterations_per_slice": its,
+        "stop_reason": [records.get(r, {}).get("stop_reason", records.get(r, {}).get("status", "not_run"))
+                        for r in rows],
+        "not_reconstructed": [r for r in rows if r not in done],
+        "slices": {str(r): records.get(r, {"row": r, "status": "not_run"}) for r in rows},
+        "seconds": dict(timings),
+    }
+
+
+def _previews(results: ResultDirectory, rows: list, records: dict, fbps: dict[int, np.ndarray],
+              title: str) -> dict[str, Path]:
+    """``recon.png`` (the FBP beside the result of the middle row fitted now, else the finished
+    slices) and ``convergence.png`` (up to :data:`CONVERGENCE_SLICES` slices)."""
+    from tomopy_dip.interfaces.plotting import plot_comparison, plot_convergence, save_preview
+
+    done = [r for r in rows if records.get(r, {}).get("status") == "done"]
+    if not done:
+        return {}
+    files: dict[str, Path] = {}
+    png = results.path / "recon.png"
+    shown = [r for r in fbps if r in done]
+    if shown:
+        r = shown[0]
+        files["recon.png"] = plot_comparison({f"FBP, row {r}": fbps[r], f"{title.split(': ')[-1]}, row {r}":
+                                              results.read_slice(r)}, png, title=title, common_range=False)
+    else:
+        pick = [done[i] for i in np.unique(np.linspace(0, len(done) - 1, min(len(done), 4)).round().astype(int))]
+        files["recon.png"] = save_preview(png, np.stack([results.read_slice(r) for r in pick]),
+                                          titles=[f"row {r}" for r in pick], title=title)
+    pick = [done[i] for i in np.unique(np.linspace(0, len(done) - 1, min(len(done), CONVERGENCE_SLICES))
+                                       .round().astype(int))]
+    hists = [results.read_history(r) for r in pick]
+    n = max(len(h["loss"]) for h in hists)
+    history = {k: np.full((n, len(pick)), np.nan) for k in hists[0]}
+    for j, h in enumerate(hists):
+        for k, v in h.items():
+            history[k][: len(v), j] = v
+    selected = np.array([records[r].get("iteration_returned", -1) for r in pick])
+    files["convergence.png"] = plot_convergence(history, results.path / "convergence.png", selected=selected,
+                                                slices=pick, title=title)
+    return files

@@ -1,0 +1,188 @@
+"""The output directory of a scan: one file per finished slice, and what a resumed run compares.
+
+Layout of ``DIR`` (dxchange's ``write_tiff_stack`` naming, ``NNNNN`` = the row in the file)::
+
+    DIR/recon_NNNNN.tiff            one float32 slice; its TIFF description holds the slice's
+                                    record: the run's settings, iterations, why it stopped
+    DIR/history/history_NNNNN.csv   the slice's per-iteration history
+    DIR/summary.json                the run: settings, plan, per-row status; updated as slices finish
+    DIR/recon.png, convergence.png  previews, written at the end
+
+Every file is written under a temporary name and renamed (:func:`tomopy_dip.utils.atomic_write`):
+it is complete or absent, and a symbolic link at an output name is replaced, never written
+through. A slice file exists only for a slice whose fit finished: an interrupted slice is
+recorded in ``summary.json`` and fitted again by a resumed run.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import numpy as np
+
+from tomopy_dip.data.files import read_history_csv, write_history_csv, write_tiff_stack
+from tomopy_dip.interfaces.scan import SettingError
+from tomopy_dip.utils import atomic_write, jsonable
+
+__all__ = ["ResultDirectory", "slice_name", "settings_differences"]
+
+log = logging.getLogger(__name__)
+
+SUMMARY = "summary.json"
+HISTORY_DIR = "history"
+_SLICE = re.compile(r"^recon_(\d{5,})\.tiff$")
+
+
+def slice_name(row: int) -> str:
+    """The file of row ``row``: ``recon_00042.tiff`` (dxchange's ``write_tiff_stack`` naming)."""
+    return f"recon_{int(row):05d}.tiff"
+
+
+def settings_differences(recorded: Mapping[str, Any], now: Mapping[str, Any], prefix: str = "") -> list[str]:
+    """What differs between two settings records, in words (nested keys dotted).
+
+    Examples
+    --------
+    >>> settings_differences({"algorithm": "dip", "keywords": {"lr": 0.001}},
+    ...                      {"algorithm": "dip", "keywords": {"lr": 0.003}})
+    ['keywords.lr: 0.001 then, 0.003 now']
+    """
+    out = []
+    for key in sorted(set(recorded) | set(now)):
+        a, b = recorded.get(key, "(absent)"), now.get(key, "(absent)")
+        if isinstance(a, Mapping) and isinstance(b, Mapping):
+            out += settings_differences(a, b, f"{prefix}{key}.")
+        elif jsonable(a) != jsonable(b):
+            out.append(f"{prefix}{key}: {a!r} then, {b!r} now".replace("'", ""))
+    return out
+
+
+class ResultDirectory:
+    """The output directory of a scan (see the module docstring for its layout).
+
+    Parameters
+    ----------
+    path : path-like
+        The directory; created when absent.
+    settings : mapping
+        The run's settings (JSON values): recorded with every slice, compared on resume.
+    """
+
+    def __init__(self, path: str | os.PathLike, settings: Mapping[str, Any]) -> None:
+        self.path = Path(path).expanduser()
+        self.settings = jsonable(dict(settings))
+
+    # ------------------------------------------------------------------ before any work
+    def prepare(self, overwrite: bool = False, resume: bool = False) -> None:
+        """Create the directory and check that it can be written, before the file is read.
+
+        Raises
+        ------
+        SettingError
+            ``out`` is a file or cannot be written; or it holds results of an earlier run and
+            neither ``resume`` nor ``overwrite`` is set (the message names a file).
+        """
+        p = self.path
+        if p.exists() and not p.is_dir():
+            raise SettingError("out", f"the output directory {p} is a file, not a directory")
+        try:
+            p.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile(dir=p, prefix=".tomopy-dip-check-"):
+                pass
+        except OSError as exc:
+            raise SettingError("out", f"cannot write into the output directory {p}: "
+                               f"{(exc.strerror or str(exc)).lower()}; choose another one") from None
+        earlier = self.earlier_results()
+        if earlier and not (overwrite or resume):
+            raise SettingError(
+                "overwrite", f"{p} holds results of an earlier run ({earlier[0].name}"
+                + (f" and {len(earlier) - 1} more" if len(earlier) > 1 else "")
+                + "): use {resume} to continue that run, {overwrite} to replace its files, or another "
+                "directory", resume="resume=True", overwrite="overwrite=True")
+
+    def earlier_results(self) -> list[Path]:
+        """Result files already in the directory (slices, the summary, a stack of an old version)."""
+        if not self.path.is_dir():
+            return []
+        found = sorted(f for f in self.path.iterdir() if _SLICE.match(f.name))
+        found += [self.path / n for n in (SUMMARY, "recon.tiff") if (self.path / n).exists()]
+        return found
+
+    # ------------------------------------------------------------------ resume
+    def finished(self, rows: Iterable[int]) -> dict[int, dict]:
+        """Records of the rows among ``rows`` whose slice file is complete and was made with the
+        same settings.
+
+        Raises
+        ------
+        SettingError
+            A slice file was made with other settings (the message says what differs).
+        """
+        done: dict[int, dict] = {}
+        for row in rows:
+            f = self.path / slice_name(row)
+            if not f.is_file():
+                continue
+            record = self.read_record(f)
+            if record is None:
+                log.warning("%s is not a slice written by tomopy-dip: it will be fitted again", f.name)
+                continue
+            diff = settings_differences(record.get("settings", {}), self.settings)
+            if diff:
+                shown = "; ".join(diff[:6]) + ("; ..." if len(diff) > 6 else "")
+                raise SettingError(
+                    "resume", f"cannot resume in {self.path}: {f.name} was made with other settings "
+                    f"({shown}); use the same settings, another directory, or {{overwrite}} to replace "
+                    "its files", overwrite="overwrite=True")
+            done[row] = record
+        return done
+
+    @staticmethod
+    def read_record(path: str | os.PathLike) -> dict | None:
+        """The record stored in a slice file, or None when the file holds none (or is unreadable)."""
+        import tifffile
+
+        try:
+            with tifffile.TiffFile(path) as t:
+                meta = t.shaped_metadata
+        except Exception:  # noqa: BLE001 - any unreadable file is "not ours"
+            return None
+        record = (meta or [{}])[0].get("tomopy_dip") if meta else None
+        return record if isinstance(record, dict) else None
+
+    # ------------------------------------------------------------------ slices
+    def slice_path(self, row: int) -> Path:
+        return self.path / slice_name(row)
+
+    def history_path(self, row: int) -> Path:
+        return self.path / HISTORY_DIR / f"history_{int(row):05d}.csv"
+
+    def write_slice(self, row: int, image: np.ndarray, record: Mapping[str, Any],
+                    history: Mapping[str, np.ndarray]) -> Path:
+        """Write a finished slice and its history (each atomically); the history first, so a
+        slice file always has its history beside it."""
+        hist = {k: np.asarray(v).reshape(-1, 1) for k, v in history.items()}
+        write_history_csv(self.history_path(row), hist, slices=[row])
+        meta = {"tomopy_dip": {**jsonable(dict(record)), "settings": self.settings}}
+        return write_tiff_stack(self.slice_path(row), np.asarray(image, np.float32), metadata=meta)
+
+    def read_slice(self, row: int) -> np.ndarray:
+        import tifffile
+
+        return np.asarray(tifffile.imread(self.slice_path(row)), dtype=np.float32)
+
+    def read_history(self, row: int) -> dict[str, np.ndarray]:
+        h = read_history_csv(self.history_path(row))
+        h.pop("slice", None)
+        return {k: v[:, 0] for k, v in h.items()}
+
+    # ------------------------------------------------------------------ the summary
+    def write_summary(self, summary: Mapping[str, Any]) -> Path:
+        text = json.dumps(jsonable(dict(summary)), indent=2) + "\n"
+        return atomic_write(self.path / SUMMARY, lambda tmp: tmp.write_text(text))
