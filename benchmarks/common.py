@@ -62,6 +62,24 @@ def load(name: str) -> dict:
     return json.loads(path.read_text()) if path.exists() else {}
 
 
+def drifting_stack(size: int, rows: int, seed: int = 0) -> np.ndarray:
+    """A simulated 3-D object ``(rows, size, size)``: a disc with 8 random ellipses that drift a
+    little from row to row (neighbouring slices alike, as in a real volume)."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[-1:1:size * 1j, -1:1:size * 1j]
+    blobs = [(rng.uniform(-0.5, 0.5, 2), rng.uniform(0.1, 0.35, 2), rng.uniform(0, np.pi), rng.uniform(0.2, 1.0))
+             for _ in range(8)]
+    out = np.empty((rows, size, size), np.float32)
+    for r in range(rows):
+        img = np.where(xx ** 2 + yy ** 2 < 0.8, 0.3, 0.0)
+        for c, ax, ang, val in blobs:
+            x, y = xx - c[0] - 0.01 * r, yy - c[1] - 0.01 * r
+            u, v = x * np.cos(ang) + y * np.sin(ang), -x * np.sin(ang) + y * np.cos(ang)
+            img = img + val * ((u / ax[0]) ** 2 + (v / ax[1]) ** 2 < 1)
+        out[r] = img
+    return out
+
+
 def sirt_reference(name: str, dense, cache: bool = True) -> np.ndarray:
     """SIRT-300 (non-negative) of a dense scan, cached as ``results/<name>.npy``.
 

@@ -1,8 +1,8 @@
 """Volumes: slices per hour through ``tomopy-dip recon`` serial and on Dask, and peak memory
 against the plan's estimate.
 
-A simulated stack (random ellipses that drift from row to row, 180 parallel views, 1 % Poisson
-noise on 10^4 counts) is written as a Data Exchange file (raw counts, flats, darks, theta in
+A simulated stack (``common.drifting_stack``: random ellipses that drift from row to row; 180
+parallel views; Poisson noise on 10^4 counts) is written as a Data Exchange file (raw counts, flats, darks, theta in
 degrees) into a temporary directory; each mode runs the command line in a child process:
 
 - ``serial``: one process, 2 torch threads;
@@ -36,7 +36,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from common import machine, save_rows  # noqa: E402
+from common import drifting_stack, machine, save_rows  # noqa: E402
 
 _CHILD = """
 import resource, sys
@@ -58,19 +58,8 @@ def write_stack(path: Path, size: int, rows: int, views: int, seed: int = 0) -> 
     rng = np.random.default_rng(seed)
     theta = np.arange(views) * (180.0 / views)
     op = get_operator(Geometry(np.deg2rad(theta), size, center=size / 2))
-    yy, xx = np.mgrid[-1:1:size * 1j, -1:1:size * 1j]
-    blobs = [(rng.uniform(-0.5, 0.5, 2), rng.uniform(0.1, 0.35, 2), rng.uniform(0, np.pi), rng.uniform(0.2, 1.0))
-             for _ in range(8)]
-    proj = np.empty((views, rows, size), np.float32)
-    for r in range(rows):
-        img = np.where(xx ** 2 + yy ** 2 < 0.8, 0.3, 0.0)
-        for (c, ax, ang, val) in blobs:
-            c = c + 0.01 * r
-            x, y = xx - c[0], yy - c[1]
-            u, v = x * np.cos(ang) + y * np.sin(ang), -x * np.sin(ang) + y * np.cos(ang)
-            img = img + val * ((u / ax[0]) ** 2 + (v / ax[1]) ** 2 < 1)
-        sino = op(torch.from_numpy(img.astype(np.float32))[None])[0].numpy() * (2.0 / size)
-        proj[:, r] = sino
+    images = drifting_stack(size, rows, seed)
+    proj = np.stack([op(torch.from_numpy(img)[None])[0].numpy() * (2.0 / size) for img in images], axis=1)
     counts = rng.poisson(1e4 * np.exp(-proj)).astype(np.uint16)
     with h5py.File(path, "w") as f:
         f["exchange/data"] = counts

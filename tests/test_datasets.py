@@ -214,3 +214,14 @@ def test_a_cache_that_cannot_be_written_names_the_variable(tmp_path, monkeypatch
     entry = RemoteFile("x.bin", "http://127.0.0.1:9/x.bin", "0" * 64, path="x.bin")
     with pytest.raises(RegistryError, match="TOMOPY_DIP_CACHE"):
         fetch(entry)
+
+
+def test_a_file_url_mirror_is_read_and_a_remote_one_refused(tmp_path, monkeypatch):
+    payload = b"mirror content"
+    (tmp_path / "x.bin").write_bytes(payload)
+    entry = RemoteFile("x.bin", "http://127.0.0.1:9/x.bin", hashlib.sha256(payload).hexdigest(), path="x.bin")
+    monkeypatch.setenv("TOMOPY_DIP_MIRROR", tmp_path.as_uri())
+    assert fetch(entry).read_bytes() == payload
+    monkeypatch.setenv("TOMOPY_DIP_MIRROR", "https://example.org/mirror")
+    with pytest.raises(RegistryError, match="TOMOPY_DIP_MIRROR must be a local directory"):
+        fetch(entry)

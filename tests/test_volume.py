@@ -180,3 +180,48 @@ def test_dask_local_cluster_gives_the_serial_stack_even_when_a_worker_dies(scan,
     assert killed, "no worker was killed"
     assert r.done == [0, 1, 2, 3] and not r.interrupted
     np.testing.assert_array_equal(r.images, serial.images)
+
+
+def test_a_fit_continues_from_a_fitted_network():
+    from tomopy_dip import reconstruct
+    from tomopy_dip.networks import FittedNetwork
+
+    theta = np.linspace(0, np.pi, 24, endpoint=False)
+    sino = np.random.default_rng(0).random((24, 24)).astype(np.float32)
+    kw = dict(num_iter=40, stop="none", channels=(8, 8), skip_channels=(0, 4), progress=False)
+    first = reconstruct(sino, theta, method="dip", keep_network=True, **kw)
+    net = first.networks[0]
+    assert isinstance(net, FittedNetwork) and net.input is not None and tuple(net.input.shape) == (24, 24)
+    assert reconstruct(sino, theta, method="dip", **kw).networks == []  # kept only when asked
+    again = reconstruct(sino, theta, method="dip", init_network=net, **kw)
+    # it starts where the first fit ended (same network, same input), not from scratch
+    assert again.history["loss"][0, 0] < 0.5 * first.history["loss"][0, 0]
+    assert again.history["loss"][0, 0] <= 1.5 * first.history["loss"][-1, 0]
+    with pytest.raises(TypeError, match="init_network must be a FittedNetwork"):
+        reconstruct(sino, theta, method="dip", init_network={"weights": 1}, **kw)
+    with pytest.raises(ValueError, match="init_network: the weights do not fit"):
+        reconstruct(sino, theta, method="dip", init_network=(net.config, {}), **kw)
+
+
+def test_neighbour_warm_start_depends_on_task_boundaries_only(scan, tmp_path):
+    kw = {**QUICK, "num_iter": 20}
+    cold = reconstruct_file(scan, "dip", out=tmp_path / "cold", rows_per_task=2, **kw)
+    warm = reconstruct_file(scan, "dip", out=tmp_path / "warm", rows_per_task=2, warm_start=True, **kw)
+    a, b = cold.images, warm.images
+    # the first row of each task starts as usual; the second starts from the first's network
+    np.testing.assert_array_equal(a[[0, 2]], b[[0, 2]])
+    assert not np.array_equal(a[1], b[1]) and not np.array_equal(a[3], b[3])
+    assert warm.settings["warm_start"] and warm.settings["rows_per_task"] == 2
+    # a resumed warm-start run refits a task that is not complete, whole: the same stack
+    (tmp_path / "warm" / slice_name(3)).unlink()
+    again = reconstruct_file(scan, "dip", out=tmp_path / "warm", rows_per_task=2, warm_start=True, resume=True,
+                             **kw)
+    assert [again.records[r].get("resumed", False) for r in range(4)] == [True, True, False, False]
+    np.testing.assert_array_equal(again.images, b)
+
+
+def test_an_impossible_plan_is_refused_before_any_fit(scan, tmp_path):
+    out = tmp_path / "o"
+    with pytest.raises(MemoryError, match="num_gridx|downsample"):
+        reconstruct_file(scan, "dip", out=out, **{**QUICK, "num_gridx": 20000, "num_gridy": 20000})
+    assert not list(out.glob("recon_*.tiff")) and not (out / "summary.json").exists()

@@ -20,13 +20,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
-from typing import Iterator, Sequence
+from typing import Iterator, NamedTuple, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["UNetConfig", "UNet", "default_skip_channels", "check_state_fits"]
+__all__ = ["UNetConfig", "UNet", "FittedNetwork", "default_skip_channels", "check_state_fits"]
 
 
 @dataclass(frozen=True)
@@ -129,6 +129,25 @@ class UNetConfig:
         known = {k: d[k] for k in ("channels", "skip_channels", "in_channels", "norm_groups",
                                    "out_activation") if k in d}
         return cls(**known)
+
+
+class FittedNetwork(NamedTuple):
+    """A network as a fit left it, to start another fit from (keyword ``init_network``).
+
+    Attributes
+    ----------
+    config : UNetConfig
+        Topology.
+    state : dict of str to torch.Tensor
+        Single-network weights (:meth:`UNet.copy_state`).
+    input : torch.Tensor or None
+        The noise input it was fitted with ``(nx, ny)``, reused by a fit with noise input on
+        the same grid; None for an image input (FBP), which comes from each slice's data.
+    """
+
+    config: UNetConfig
+    state: dict
+    input: torch.Tensor | None = None
 
 
 def default_skip_channels(scales: int, image_input: bool) -> tuple[int, ...]:

@@ -203,6 +203,21 @@ class Keyword:
         return "--" + self.name.replace("_", "-")
 
 
+def _init_network(v: Any) -> Any:
+    from tomopy_dip.networks import FittedNetwork, UNetConfig, check_state_fits
+
+    if v is None:
+        return None
+    if not (isinstance(v, tuple) and len(v) in (2, 3) and isinstance(v[0], UNetConfig) and isinstance(v[1], dict)):
+        raise TypeError("init_network must be a FittedNetwork (e.g. Reconstruction.networks[i] of a fit with "
+                        f"keep_network=True), got {type(v).__name__}")
+    try:
+        check_state_fits(v[0], v[1])
+    except ValueError as exc:
+        raise ValueError(f"init_network: {exc}") from None
+    return FittedNetwork(*v)
+
+
 def _kw(name, default, check, help, parse=None, metavar=None) -> Keyword:
     meta = metavar or {int: "N", float: "X", str: "NAME"}.get(parse, "V")
     return Keyword(name, default, check, help, parse, meta)
@@ -234,6 +249,11 @@ _SHARED = [
     _kw("callback", None, _callback,
         "called with {slice, iteration, loss, image, estimate} every callback_every iterations"),
     _kw("callback_every", 1, int_check("callback_every", 1), "iterations between callback calls"),
+    _kw("init_network", None, _init_network,
+        "start from this network instead of a random or pretrained one: a FittedNetwork, e.g. "
+        "Reconstruction.networks[i] of a neighbouring slice (with noise input, its input is reused)"),
+    _kw("keep_network", False, bool_check("keep_network"),
+        "keep each slice's fitted network in Reconstruction.networks"),
     _kw("precision", "float32", choice_check("precision", ("float32", "bfloat16")),
         "arithmetic of the network: float32, or bfloat16 autocast (weights, loss and projector "
         "stay float32)", str),

@@ -95,6 +95,23 @@ def _verified(path: Path, entry: RemoteFile, where: str) -> Path | None:
     return path
 
 
+def _mirror_dir() -> Path | None:
+    """The offline mirror directory of ``TOMOPY_DIP_MIRROR``: a path or a ``file://`` URL
+    (``file:///data/my%20mirror`` is ``/data/my mirror``); another URL scheme is refused with a
+    :class:`RegistryError` naming the variable."""
+    from urllib.parse import unquote, urlparse
+
+    value = os.environ.get(MIRROR_ENV, "").strip()
+    if not value:
+        return None
+    url = urlparse(value)
+    if url.scheme == "file":
+        return Path(unquote(url.path)).expanduser()
+    if len(url.scheme) > 1:  # http://, s3://, ... (a one-letter scheme is a Windows drive)
+        raise RegistryError(f"{MIRROR_ENV} must be a local directory (a path or a file:// URL), got {value!r}")
+    return Path(value).expanduser()
+
+
 def fetch(entry: RemoteFile, progress: bool = False) -> Path:
     """Local path of ``entry``, downloading and verifying it on first use.
 
@@ -103,9 +120,9 @@ def fetch(entry: RemoteFile, progress: bool = False) -> Path:
     RegistryError
         When the file is neither available offline nor downloadable, or fails its checksum.
     """
-    mirror = os.environ.get(MIRROR_ENV)
-    if mirror:
-        for cand in (Path(mirror) / entry.path, Path(mirror) / Path(entry.path).name):
+    mirror = _mirror_dir()
+    if mirror is not None:
+        for cand in (mirror / entry.path, mirror / Path(entry.path).name):
             found = _verified(cand, entry, f"mirror ({MIRROR_ENV})")
             if found:
                 return found

@@ -105,6 +105,9 @@ class Reconstruction:
         ``(nslices, 2)``: the range a bounded (sigmoid) network output was mapped onto, in the
         input's units: ``(0, s)`` for a non-negative object, ``(-s, 0)`` for a negative one,
         ``(-s, s)`` for both signs (:func:`~tomopy_dip.fitting.problem.output_range`).
+    networks : list of FittedNetwork
+        With ``keep_network=True``: each slice's network as its fit left it (None for a slice
+        not fitted), to start a neighbouring slice from (``init_network``); else empty.
     """
 
     images: np.ndarray
@@ -116,6 +119,7 @@ class Reconstruction:
     iterations_run: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     stop_reason: list = field(default_factory=list)
     output_range: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), np.float32))
+    networks: list = field(default_factory=list, repr=False)
 
     def stop_summary(self) -> str:
         """Why the fits ended, in words, e.g. ``"2 converged at 650-820 iterations, 1 reached
@@ -187,7 +191,10 @@ def _run(method: Method, tomo: Any, theta: Any, center: Any, slice_offset: int |
     options.network.check_image(geoms[0].shape_image)
     options = _check_plan(method, options, geoms, nslices)
     # The pretrained start, resolved once per call (and before any work: a bad checkpoint fails here).
-    pretrained = method.load_network(options, geoms[0]) if method.load_network is not None else None
+    if options.init_network is not None:
+        pretrained = options.init_network
+    else:
+        pretrained = method.load_network(options, geoms[0]) if method.load_network is not None else None
     if pretrained is not None and pretrained[0] != options.network:
         pretrained[0].check_image(geoms[0].shape_image)
         options = _check_plan(method, options, geoms, nslices, network=pretrained[0])
@@ -232,7 +239,11 @@ def _run(method: Method, tomo: Any, theta: Any, center: Any, slice_offset: int |
         _warn_stopped(method, reasons, runs, slice_offset)
     if two_d:
         images = images[0]
-    return Reconstruction(images, history, iteration, scale, stopped, geoms, runs, reasons, ranges)
+    networks = [None] * nslices
+    for idx, part in parts:
+        networks[idx[0]] = part["network"]
+    return Reconstruction(images, history, iteration, scale, stopped, geoms, runs, reasons, ranges,
+                          networks if options.keep_network else [])
 
 
 def _slices_text(ids: list[int]) -> str:
@@ -325,6 +336,11 @@ def reconstruct(tomo: Any, theta: Any, center: Any = None, method: str = "tv_dip
         ``select`` ({"min_loss", "last", "average"}; method default)
             Return the iterate of minimum loss, the last one, or a moving average of the
             iterates (window ~100 iterations, :func:`average_weight`).
+        ``init_network`` (:class:`~tomopy_dip.networks.FittedNetwork`, default None)
+            Start every slice from this network (e.g. ``Reconstruction.networks[i]`` of the
+            neighbouring slice, with ``keep_network=True``) instead of a random or pretrained
+            one; with noise input, its input is reused. ``keep_network`` (bool, False) keeps
+            each slice's fitted network in ``Reconstruction.networks``.
         ``seed`` (int, 0), ``device`` (default CUDA when available), ``progress`` (bool),
         ``callback`` (called with ``{"slice", "iteration", "loss", "image", "estimate"}``:
         the current iterate, and the minimum-loss image or the average so far, i.e. what

@@ -29,7 +29,7 @@ from tomopy_dip.fitting.losses import HISTORY_TERMS
 from tomopy_dip.fitting.problem import SliceBatch, slice_seed
 from tomopy_dip.fitting.selection import SELECTORS
 from tomopy_dip.fitting.stopping import STOPPERS
-from tomopy_dip.networks import UNet
+from tomopy_dip.networks import FittedNetwork, UNet
 
 __all__ = ["fit_batch"]
 
@@ -45,7 +45,7 @@ def _make_network(method: Any, options: Any, batch: SliceBatch, seeds: Sequence[
     pretrained ``(UNetConfig, state dict)`` or None."""
     gens = [torch.Generator().manual_seed(s) for s in seeds]
     if start is not None:
-        config, state = start
+        config, state = start[0], start[1]
         net = UNet(config, batch.B, gens)
         net.load_copy_state(state)
     else:
@@ -99,7 +99,11 @@ def fit_batch(method: Any, options: Any, sino: np.ndarray, geoms: Sequence[Any],
     batch = SliceBatch(sino, geoms, options)
     seeds = [slice_seed(options.seed, sino[i], g) for i, g in enumerate(geoms)]
     net, gens = _make_network(method, options, batch, seeds, start)
-    fit = Fit(net, batch.network_input(options.network_input, gens), batch, options, slice_ids)
+    z = batch.network_input(options.network_input, gens)
+    carried = getattr(start, "input", None)
+    if options.network_input == "noise" and carried is not None and tuple(carried.shape) == tuple(z.shape[-2:]):
+        z = carried.to(z).expand_as(z).clone()  # a fitted network continues from its own input
+    fit = Fit(net, z, batch, options, slice_ids)
     hooks = [h(options) for h in method.hooks]
     for hook in hooks:
         hook.setup(fit)
@@ -180,4 +184,6 @@ def fit_batch(method: Any, options: Any, sino: np.ndarray, geoms: Sequence[Any],
         "interrupted": interrupted,
         "stop_reason": reason,
         "output_range": (batch.output_range * batch.scale[:, None]).cpu().numpy(),
+        "network": FittedNetwork(net.config, net.copy_state(0), fit.z[0, 0].detach().cpu().clone()
+                                 if options.network_input == "noise" else None) if options.keep_network else None,
     }

@@ -80,7 +80,8 @@ class ResultDirectory:
 
     # ------------------------------------------------------------------ before any work
     def prepare(self, overwrite: bool = False, resume: bool = False) -> None:
-        """Create the directory and check that it can be written, before the file is read.
+        """Check that the directory can be created or written, before the file is read (it is
+        created by :meth:`create`, when the work starts).
 
         Raises
         ------
@@ -91,13 +92,14 @@ class ResultDirectory:
         p = self.path
         if p.exists() and not p.is_dir():
             raise SettingError("out", f"the output directory {p} is a file, not a directory")
-        try:
-            p.mkdir(parents=True, exist_ok=True)
-            with tempfile.NamedTemporaryFile(dir=p, prefix=".tomopy-dip-check-"):
-                pass
-        except OSError as exc:
-            raise SettingError("out", f"cannot write into the output directory {p}: "
-                               f"{(exc.strerror or str(exc)).lower()}; choose another one") from None
+        parent = p
+        while not parent.exists() and parent != parent.parent:
+            parent = parent.parent
+        if not parent.is_dir():
+            raise SettingError("out", f"cannot create the output directory {p}: {parent} is a file")
+        if not os.access(parent, os.W_OK | os.X_OK):
+            raise SettingError("out", f"cannot write into the output directory {p}: permission denied "
+                               f"({parent}); choose another one")
         earlier = self.earlier_results()
         if earlier and not (overwrite or resume):
             raise SettingError(
@@ -105,6 +107,16 @@ class ResultDirectory:
                 + (f" and {len(earlier) - 1} more" if len(earlier) > 1 else "")
                 + "): use {resume} to continue that run, {overwrite} to replace its files, or another "
                 "directory", resume="resume=True", overwrite="overwrite=True")
+
+    def create(self) -> None:
+        """Create the directory (and its parents)."""
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile(dir=self.path, prefix=".tomopy-dip-check-"):
+                pass
+        except OSError as exc:
+            raise SettingError("out", f"cannot write into the output directory {self.path}: "
+                               f"{(exc.strerror or str(exc)).lower()}; choose another one") from None
 
     def earlier_results(self) -> list[Path]:
         """Result files already in the directory (slices, the summary, a stack of an old version)."""

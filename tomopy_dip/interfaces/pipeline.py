@@ -296,7 +296,8 @@ def reconstruct_file(path: str | os.PathLike, algorithm: str, *, out: str | os.P
                      center_method: str = "vo", center_row: int | None = None, downsample: int = 1,
                      normalize: bool = True, minus_log: bool = True, reader: str = "auto",
                      exchange_rank: int = 0, resume: bool = False, overwrite: bool = False,
-                     scheduler: Any = None, rows_per_task: int = ROWS_PER_TASK, plan: bool = True,
+                     scheduler: Any = None, rows_per_task: int = ROWS_PER_TASK, warm_start: bool = False,
+                     plan: bool = True,
                      progress: bool = True, report: Callable[[str], None] | None = None,
                      **keywords: Any) -> FileReconstruction:
     """Reconstruct rows of a Data Exchange HDF5 file, writing each slice as soon as it is done.
@@ -339,6 +340,11 @@ def reconstruct_file(path: str | os.PathLike, algorithm: str, *, out: str | os.P
         are identical to a run without it.
     rows_per_task : int
         Rows a task reads, fits and writes (task boundaries depend only on the selection).
+    warm_start : bool
+        Neighbour warm start: within a task, each row starts from the network fitted to the row
+        before it (the task's first row starts as usual), so results depend on
+        ``rows_per_task`` but never on the number of workers. A resumed run fits every row of
+        a task that is not complete.
     plan : bool
         Time a few iterations of one slice for the plan's time estimate.
     progress : bool
@@ -413,7 +419,7 @@ def reconstruct_file(path: str | os.PathLike, algorithm: str, *, out: str | os.P
     settings = {"tomopy_dip_version": __version__, "algorithm": method.name,
                 "keywords": {k: v for k, v in keywords.items() if k != "callback"},
                 "source": source.settings(), "center": c_file, "center_used": c_used,
-                "center_source": how}
+                "center_source": how, **({"warm_start": True, "rows_per_task": rows_per_task} if warm_start else {})}
     results = ResultDirectory(out, settings)
     say(f"Pre-processing: {', '.join(first.steps) or 'none'}; centre {_center_text(settings)}")
 
@@ -421,6 +427,11 @@ def reconstruct_file(path: str | os.PathLike, algorithm: str, *, out: str | os.P
     records: dict[int, dict] = {}
     if resume:
         records = {r: {**rec, "resumed": True} for r, rec in results.finished(rows).items()}
+    if warm_start:  # a row's start depends on the rows before it in its task: redo unfinished tasks whole
+        for group in tasks_of(rows, rows_per_task):
+            if any(r not in records for r in group):
+                for r in group:
+                    records.pop(r, None)
     todo = [r for r in rows if r not in records]
     nproj, ndet = first.sinograms.shape[1:]
     grid = (options.num_gridx or ndet, options.num_gridy or ndet)
@@ -440,7 +451,7 @@ def reconstruct_file(path: str | os.PathLike, algorithm: str, *, out: str | os.P
     task_keywords = {**settings["keywords"], **({"callback": keywords["callback"]} if "callback" in keywords else {})}
     tasks = [Task(source, tuple(group), tuple(r for r in group if r in todo), c_used, method.name,
                   task_keywords, str(out), settings, (middle,) if middle in group else (),
-                  1 if scheduler is not None else None, progress and scheduler is None)
+                  1 if scheduler is not None else None, progress and scheduler is None, warm_start)
              for group in tasks_of(rows, rows_per_task) if any(r in todo for r in group)]
     previews: dict[int, np.ndarray] = {}
     summary: dict[str, Any] = {}
@@ -452,6 +463,7 @@ def reconstruct_file(path: str | os.PathLike, algorithm: str, *, out: str | os.P
         summary.update(_summary(settings, the_plan, rows, records, timings, interrupted, final))
         results.write_summary(summary)
 
+    results.create()
     client, close = open_scheduler(scheduler) if scheduler is not None else (None, lambda: None)
     if client is not None:
         say(f"Dask: {_workers(client)} worker(s) at {client.scheduler.address}")

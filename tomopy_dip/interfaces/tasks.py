@@ -61,6 +61,9 @@ class Task:
         torch threads of the worker (None: leave as is).
     progress : bool
         Show each fit's progress bar.
+    warm_start : bool
+        Start each row after the task's first from the network fitted to the row before it
+        (keywords ``keep_network`` and ``init_network``); the task's first row starts as usual.
     """
 
     source: ScanSource
@@ -74,6 +77,7 @@ class Task:
     preview: tuple = ()
     threads: int | None = None
     progress: bool = False
+    warm_start: bool = False
 
 
 def _record(row: int, res: Any, seconds: float, status: str) -> dict[str, Any]:
@@ -115,6 +119,7 @@ def run_task(task: Task, on_slice: Callable[[dict], None] | None = None) -> dict
     records: list[dict] = []
     previews: dict[int, np.ndarray] = {}
     stopped = False
+    previous = None  # the network fitted to the row before (warm start)
     for i, row in enumerate(task.rows):
         if row not in task.todo:
             continue
@@ -122,10 +127,14 @@ def run_task(task: Task, on_slice: Callable[[dict], None] | None = None) -> dict
             stopped = True
             records.append({"row": int(row), "status": "not_run"})
             continue
+        keywords = dict(task.keywords)
+        if task.warm_start:
+            keywords.update(keep_network=True, init_network=previous)
         t0 = time.perf_counter()
         res = reconstruct(scan.sinograms[i], scan.theta, center=task.center, method=task.algorithm,
-                          progress=task.progress, **task.keywords)
+                          progress=task.progress, **keywords)
         seconds = time.perf_counter() - t0
+        previous = res.networks[0] if task.warm_start else None
         if res.interrupted:
             stopped = True
             record = _record(row, res, seconds, "interrupted")
