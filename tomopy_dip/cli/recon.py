@@ -199,16 +199,16 @@ def _rows_per_task() -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from tomopy_dip.interfaces.pipeline import SettingError, reconstruct_file, rows_text
-    from tomopy_dip.interfaces.tasks import DASK_EXTRA
+    from tomopy_dip.interfaces.tasks import require_dask
     from tomopy_dip.methods import get_method
 
     quiet = args.quiet
     kw = _collect_keywords(args, get_method(args.algorithm))
     if args.scheduler is not None:
         try:
-            import distributed  # noqa: F401
-        except ImportError:
-            raise Failure(f"--scheduler needs Dask's distributed scheduler: {DASK_EXTRA}") from None
+            require_dask("--scheduler")
+        except ImportError as exc:
+            raise Failure(str(exc)) from None
     _set_threads(args.threads if args.scheduler is None else None, quiet)
     path = Path(args.file)
     try:

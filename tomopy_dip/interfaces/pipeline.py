@@ -31,7 +31,7 @@ import numpy as np
 from tomopy_dip._version import __version__
 from tomopy_dip.interfaces.outputs import ResultDirectory
 from tomopy_dip.interfaces.scan import ScanSource, SettingError, resolve_rows, rows_text, tasks_of
-from tomopy_dip.interfaces.tasks import DASK_EXTRA, Task, open_scheduler, run_tasks
+from tomopy_dip.interfaces.tasks import Task, open_scheduler, require_dask, run_tasks
 from tomopy_dip.methods import get_method
 from tomopy_dip.options import int_check, parse_options
 
@@ -389,10 +389,7 @@ def reconstruct_file(path: str | os.PathLike, algorithm: str, *, out: str | os.P
                             f"tomopy_dip.{method.name}")
     downsample, rows_per_task = _check_settings(center, center_method, downsample, rows_per_task)
     if scheduler is not None:
-        try:
-            import distributed  # noqa: F401 - the optional extra, checked before any work
-        except ImportError:
-            raise ImportError(f"scheduler= needs Dask's distributed scheduler: {DASK_EXTRA}") from None
+        require_dask()  # the optional extra, checked before any work
     path = Path(path).expanduser()
     out = Path(out).expanduser() if out is not None else Path.cwd() / f"{path.stem}-{method.name}"
     results = ResultDirectory(out, {})

@@ -25,7 +25,7 @@ import numpy as np
 from tomopy_dip.interfaces.outputs import ResultDirectory
 from tomopy_dip.interfaces.scan import ScanSource
 
-__all__ = ["Task", "run_task", "run_tasks", "open_scheduler", "DASK_EXTRA"]
+__all__ = ["Task", "run_task", "run_tasks", "open_scheduler", "require_dask", "DASK_EXTRA"]
 
 log = logging.getLogger(__name__)
 
@@ -150,6 +150,15 @@ def run_task(task: Task, on_slice: Callable[[dict], None] | None = None) -> dict
 
 
 # ---------------------------------------------------------------------------- schedulers
+def require_dask(what: str = "scheduler=") -> Any:
+    """The ``distributed`` module, or an :class:`ImportError` naming the extra that installs it."""
+    try:
+        import distributed
+    except ImportError:
+        raise ImportError(f"{what} needs Dask's distributed scheduler: {DASK_EXTRA}") from None
+    return distributed
+
+
 def open_scheduler(scheduler: Any) -> tuple[Any, Callable[[], None]]:
     """A ``distributed.Client`` for ``scheduler`` and how to release what was opened.
 
@@ -164,10 +173,7 @@ def open_scheduler(scheduler: Any) -> tuple[Any, Callable[[], None]]:
     ValueError
         ``scheduler`` is none of the above.
     """
-    try:
-        import distributed
-    except ImportError:
-        raise ImportError(f"scheduler= needs Dask's distributed scheduler: {DASK_EXTRA}") from None
+    distributed = require_dask()
     if isinstance(scheduler, distributed.Client):
         return scheduler, lambda: None
     if not isinstance(scheduler, str) or not scheduler.strip():
