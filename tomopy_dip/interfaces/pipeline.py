@@ -31,7 +31,7 @@ import numpy as np
 from tomopy_dip._version import __version__
 from tomopy_dip.interfaces.outputs import ResultDirectory
 from tomopy_dip.interfaces.scan import ScanSource, SettingError, resolve_rows, rows_text, tasks_of
-from tomopy_dip.interfaces.tasks import Task, open_scheduler, require_dask, run_tasks
+from tomopy_dip.interfaces.tasks import Task, local_workers, open_scheduler, require_dask, run_tasks
 from tomopy_dip.methods import get_method
 from tomopy_dip.options import int_check, parse_options
 
@@ -282,9 +282,9 @@ def _proj_spec(proj: Any) -> tuple | None:
 def _workers(scheduler: Any) -> int:
     if scheduler is None:
         return 1
-    if isinstance(scheduler, str) and scheduler.strip().lower().startswith("local"):
-        n = scheduler.partition(":")[2]
-        return int(n) if n.isdigit() else 2
+    local = local_workers(scheduler)
+    if local is not None:
+        return local
     try:
         return max(1, len(scheduler.scheduler_info().get("workers", {})))
     except Exception:  # noqa: BLE001 - an address: not connected yet

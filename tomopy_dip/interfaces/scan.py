@@ -14,7 +14,6 @@ import logging
 import os
 import re
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
@@ -282,7 +281,3 @@ def tasks_of(rows: Sequence[int], rows_per_task: int) -> list[list[int]]:
     rows = list(rows)
     return [rows[i: i + rows_per_task] for i in range(0, len(rows), rows_per_task)]
 
-
-def source_path(path: str | os.PathLike) -> Path:
-    """The input file as an absolute path (what the records name)."""
-    return Path(path).expanduser().resolve()

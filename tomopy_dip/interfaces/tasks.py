@@ -25,7 +25,7 @@ import numpy as np
 from tomopy_dip.interfaces.outputs import ResultDirectory
 from tomopy_dip.interfaces.scan import ScanSource
 
-__all__ = ["Task", "run_task", "run_tasks", "open_scheduler", "require_dask", "DASK_EXTRA"]
+__all__ = ["Task", "run_task", "run_tasks", "open_scheduler", "local_workers", "require_dask", "DASK_EXTRA"]
 
 log = logging.getLogger(__name__)
 
@@ -159,6 +159,26 @@ def require_dask(what: str = "scheduler=") -> Any:
     return distributed
 
 
+def local_workers(scheduler: Any) -> int | None:
+    """The N of ``"local:N"`` (``"local"``: 2); None for anything else.
+
+    Examples
+    --------
+    >>> local_workers("local:3"), local_workers("local"), local_workers("tcp://host:8786")
+    (3, 2, None)
+    """
+    if not isinstance(scheduler, str) or not scheduler.strip().lower().startswith("local"):
+        return None
+    n = scheduler.strip().partition(":")[2]
+    try:
+        workers = int(n) if n else 2
+    except ValueError:
+        workers = 0
+    if workers < 1:
+        raise ValueError(f"scheduler='local:N' needs a positive number of workers N, got {scheduler!r}")
+    return workers
+
+
 def open_scheduler(scheduler: Any) -> tuple[Any, Callable[[], None]]:
     """A ``distributed.Client`` for ``scheduler`` and how to release what was opened.
 
@@ -180,14 +200,8 @@ def open_scheduler(scheduler: Any) -> tuple[Any, Callable[[], None]]:
         raise ValueError(f"scheduler must be a distributed.Client, a scheduler address or 'local:N', "
                          f"got {scheduler!r}")
     text = scheduler.strip()
-    if text.lower().startswith("local"):
-        _, _, n = text.partition(":")
-        try:
-            workers = int(n) if n else 2
-        except ValueError:
-            workers = 0
-        if workers < 1:
-            raise ValueError(f"scheduler='local:N' needs a positive number of workers N, got {scheduler!r}")
+    workers = local_workers(text)
+    if workers is not None:
         cluster = distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                            host="127.0.0.1", dashboard_address=None)
         client = distributed.Client(cluster)
