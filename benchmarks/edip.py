@@ -75,7 +75,6 @@ def run_problem(d: dict, args: argparse.Namespace, baseline: dict | None = None)
     r = {}
     if baseline is None or "tv" not in baseline:
         r["tv"] = tv_best(d)
-        r["tv"].pop("curve")
     for label in args.methods:
         method, kw, budget = METHODS[label]
         n = args.num_iter if budget == "dip" else args.edip_iter

@@ -486,3 +486,26 @@ def test_init_recon_and_default_grid(data):
                            init_recon=init, **KW)
     assert out.shape == (2, N, N) and not np.any(out == 7.0)
     np.testing.assert_array_equal(init, 7.0)  # the caller's array is copied, not reused
+
+
+def test_tv_kind_selects_the_total_variation(data):
+    """The history's TV term is the isotropic or anisotropic TV of the iterate (unit scale, / N);
+    both fits start from the same network and input, so see the same first iterate."""
+    import torch
+
+    from tomopy_dip.fitting.losses import total_variation
+
+    theta, sino = data
+    seen = {}
+    for kind in ("anisotropic", "isotropic"):
+        first = []
+        res = tomopy_dip.reconstruct(sino[0], theta, CENTER, method="tv_dip", tv_kind=kind,
+                                     callback=lambda info: first.append(info["image"]) if not first else None,
+                                     **{**KW, "num_iter": 2})
+        x = torch.from_numpy(np.asarray(first[0], np.float32).reshape(N, N) / res.scale[0])
+        expected = float(total_variation(x, isotropic=kind == "isotropic")) / N
+        assert res.history["tv"][0, 0] == pytest.approx(expected, rel=1e-4)
+        seen[kind] = res.history["tv"][0, 0]
+    assert seen["isotropic"] < seen["anisotropic"]  # sqrt(a^2 + b^2) <= |a| + |b|
+    with pytest.raises(ValueError, match="tv_kind"):
+        tomopy_dip.reconstruct(sino[0], theta, CENTER, method="tv_dip", tv_kind="iso", **KW)

@@ -1,18 +1,24 @@
 """Classical baselines on the same projector: SIRT and TV-regularised least squares.
 
-They serve the benchmarks (side by side with the DIP methods, same operator, same run) and the
-dense-view references of the real-data tests.
+They serve the benchmarks (side by side with the DIP methods, same operator, same grid) and the
+dense-view references of the real-data tests. :func:`tv_ls` is solved to convergence (a TV
+stopped after a fixed number of iterations, or tuned on a coarse grid, is a weak baseline: on
+HTC ``ta`` at 256², 60 views, 1000 plain PDHG iterations gave 32.8 dB where the converged
+solution gives 34.1 dB).
 """
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 import torch
 
+from tomopy_dip.fitting.losses import image_gradient, total_variation
 from tomopy_dip.physics.geometry import Geometry
 from tomopy_dip.physics.projector import RayTransform, get_operator
 
-__all__ = ["sirt", "tv_pdhg", "operator_for"]
+__all__ = ["sirt", "tv_ls", "TVResult", "PRIMAL_BALANCE", "operator_for"]
 
 
 def operator_for(sino: np.ndarray, theta: np.ndarray, center: float | None = None,
@@ -60,16 +66,8 @@ def sirt(sino: np.ndarray, op: RayTransform, num_iter: int = 300, nonneg: bool =
     return x[0].numpy()
 
 
-def _grad(x: torch.Tensor) -> torch.Tensor:
-    gx = torch.zeros_like(x)
-    gy = torch.zeros_like(x)
-    gx[..., :-1, :] = x[..., 1:, :] - x[..., :-1, :]
-    gy[..., :, :-1] = x[..., :, 1:] - x[..., :, :-1]
-    return torch.stack([gx, gy])
-
-
 def _div(p: torch.Tensor) -> torch.Tensor:
-    """Negative adjoint of :func:`_grad`."""
+    """Negative adjoint of :func:`tomopy_dip.fitting.losses.image_gradient`."""
     px, py = p[0], p[1]
     dx = torch.zeros_like(px)
     dy = torch.zeros_like(py)
@@ -82,55 +80,118 @@ def _div(p: torch.Tensor) -> torch.Tensor:
     return dx + dy
 
 
-def tv_pdhg(sino: np.ndarray, op: RayTransform, tv_weight: float, num_iter: int = 500,
-            nonneg: bool = True, callback=None, op_norm: float | None = None,
-            ratio: float = 10.0) -> np.ndarray:
-    """Anisotropic-TV least squares by PDHG (Chambolle-Pock).
+#: Default ``balance`` of :func:`tv_ls`. Measured on HTC ``ta`` at 256², 20 views, gamma 10, image
+#: at unit scale: the relative change reaches 1e-5 after ~1300 iterations with 0.03 against
+#: more than 5000 with 1 (plain Pock-Chambolle steps); 10 and 100 had not converged after 3000.
+PRIMAL_BALANCE = 0.03
 
-    Minimises ``mean((A x - y)^2) / N^2 + tv_weight * TV(x) / N`` (optionally ``x >= 0``), the
-    same normalisation as TV-DIP's loss when the data are at unit scale (see
-    :mod:`tomopy_dip.fitting.engine`), so the weights are comparable; here ``y`` is used as given.
+
+class TVResult(NamedTuple):
+    """What :func:`tv_ls` returns."""
+
+    #: The image ``(nx, ny)`` in the sinogram's units.
+    image: np.ndarray
+    #: PDHG iterations run.
+    iterations: int
+    #: Whether the relative change fell below ``tol`` before ``max_iter``.
+    converged: bool
+    #: ``0.5 ||A x - y||^2 + gamma TV(x)`` at the returned image.
+    objective: float
+
+
+def tv_ls(sino: np.ndarray, op: RayTransform, gamma: float, *, isotropic: bool = True,
+          nonneg: bool = True, tol: float = 1e-5, max_iter: int = 10000,
+          x0: np.ndarray | None = None, callback=None, balance: float = PRIMAL_BALANCE) -> TVResult:
+    """TV-regularised least squares, solved to convergence by preconditioned PDHG.
+
+    Minimises ``0.5 ||A x - y||^2 + gamma TV(x)`` (optionally ``x >= 0``) with the first-order
+    primal-dual algorithm of Chambolle and Pock with the diagonal preconditioning of Pock and
+    Chambolle (2011, ``alpha = 1``): dual steps ``1 / sum_j |A_ij|`` for the data and ``1/2`` for
+    the gradient, primal steps ``1 / (sum_i |A_ij| + 4)``. It converges whatever the scale of
+    ``A``, without an operator norm. The run stops when the relative change of the image,
+    ``||x_k - x_{k-1}|| / ||x_k||``, averaged over the last 10 iterations, falls below ``tol``.
+
+    ``gamma`` is in the units of ``y``: divide the sinogram by an estimate of the image maximum
+    (e.g. :func:`tomopy_dip.physics.measurement.data_scale` of an FBP) so that one grid of
+    ``gamma`` (about 0.1 to 100 for ray transforms in pixel units) serves every size and unit.
 
     Parameters
     ----------
     sino : numpy.ndarray
-        ``(nproj, ndet)``.
+        ``(nproj, ndet)`` sinogram.
     op : RayTransform
-        Operator.
-    tv_weight : float
-        ``gamma``.
-    num_iter : int
-        PDHG iterations.
+        The operator.
+    gamma : float
+        Weight of the total variation (>= 0).
+    isotropic : bool
+        Isotropic TV ``sum sqrt(dx^2 + dy^2)`` (default) or anisotropic ``sum |dx| + |dy|``.
     nonneg : bool
         Non-negativity constraint.
+    tol : float
+        Relative-change tolerance (on HTC ``ta`` at 256², 20 and 60 views, gamma near the
+        best, the PSNR changed by less than 0.02 dB after 1e-5 was reached).
+    max_iter : int
+        Cap of the iterations.
+    x0 : numpy.ndarray, optional
+        Starting image (e.g. the solution for a neighbouring ``gamma``); zeros by default.
     callback : callable, optional
-        ``callback(k, x)`` after each iteration.
-    op_norm : float, optional
-        ``||A||`` (estimated by power iteration when omitted).
+        ``callback(k, x)`` after each iteration (``x`` a NumPy view of the current image).
+    balance : float
+        Primal steps multiplied and dual steps divided by this factor (which keeps the
+        convergence condition); see :data:`PRIMAL_BALANCE`.
+
+    Returns
+    -------
+    TVResult
+        ``image``, ``iterations``, ``converged``, ``objective``.
+
+    Examples
+    --------
+    >>> from tomopy_dip.physics.measurement import simulate
+    >>> img = np.zeros((32, 32), np.float32); img[8:24, 8:24] = 1.0
+    >>> theta = np.linspace(0, np.pi, 30, endpoint=False)
+    >>> op = operator_for(np.zeros((30, 32)), theta)
+    >>> res = tv_ls(simulate(img, theta), op, gamma=0.1)
+    >>> res.converged, bool(abs(res.image[16, 16] - 1.0) < 0.05)
+    (True, True)
     """
+    if not gamma >= 0:
+        raise ValueError(f"gamma must be >= 0, got {gamma!r}")
+    if not balance > 0:
+        raise ValueError(f"balance must be > 0, got {balance!r}")
     y = _as_tensor(sino)[None]
-    n = op.geometry.size
-    m = y.numel()
-    lam = tv_weight * m * n / 2.0  # 0.5 ||Ax - y||^2 + lam * TV(x)
-    norm_a = op_norm if op_norm is not None else op.norm()
-    # Precondition the data block so both blocks have unit norm: K = [A / norm_a; grad / sqrt(8)]
-    L = np.sqrt(2.0)
-    tau, sigma = 0.99 / (L * ratio), 0.99 * ratio / L
-    sa, sg = 1.0 / norm_a, 1.0 / np.sqrt(8.0)
     with torch.no_grad():
-        x = torch.zeros((1, *op.geometry.shape_image))
+        shape = (1, *op.geometry.shape_image)
+        rows = op(torch.ones(shape))
+        cols = op.adjoint(torch.ones_like(y))
+        sigma = torch.where(rows > 1e-6, 1.0 / rows.clamp(min=1e-6), torch.zeros_like(rows)) / balance
+        tau = balance / (cols + 4.0)
+        sg = 0.5 / balance
+        x = torch.zeros(shape) if x0 is None else _as_tensor(x0).reshape(shape).clone()
         xbar = x.clone()
-        p = torch.zeros_like(y)  # dual of the data term (scaled operator sa*A, data sa*y)
-        q = torch.zeros((2, *x.shape))  # dual of the TV term (scaled sg*grad, weight lam/sg)
-        for k in range(num_iter):
-            # prox of (0.5 ||. - sa y||^2 / sa^2)* ... written for f(u) = 0.5/sa^2 ||u - sa y||^2
-            p = (p + sigma * (sa * op(xbar) - sa * y)) / (1.0 + sigma * sa**2)
-            q = (q + sigma * sg * _grad(xbar)).clamp(-lam / sg, lam / sg)
-            x_old = x
-            x = x - tau * (sa * op.adjoint(p) - sg * _div(q))
+        p = torch.zeros_like(y)
+        q = torch.zeros((2, *shape))
+        changes: list[float] = []
+        converged = False
+        k = 0
+        for k in range(1, max_iter + 1):
+            p = (p + sigma * (op(xbar) - y)) / (1.0 + sigma)
+            q = q + sg * image_gradient(xbar)
+            if isotropic:
+                q = q / (q.pow(2).sum(0, keepdim=True).sqrt() / max(gamma, 1e-30)).clamp(min=1.0)
+            else:
+                q = q.clamp(-gamma, gamma)
+            x_new = x - tau * (op.adjoint(p) - _div(q))
             if nonneg:
-                x.clamp_(min=0)
-            xbar = 2 * x - x_old
+                x_new.clamp_(min=0)
+            xbar = 2 * x_new - x
+            change = float((x_new - x).norm() / x_new.norm().clamp(min=1e-30))
+            x = x_new
             if callback is not None:
-                callback(k, x[0].numpy())
-    return x[0].numpy()
+                callback(k - 1, x[0].numpy())
+            changes.append(change)
+            if len(changes) >= 10 and sum(changes[-10:]) / 10 < tol:
+                converged = True
+                break
+        objective = 0.5 * float((op(x) - y).pow(2).sum()) + gamma * float(total_variation(x[0], isotropic))
+    return TVResult(x[0].numpy(), k, converged, objective)

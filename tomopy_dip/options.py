@@ -231,6 +231,8 @@ _SHARED = [
         "iterations of linear learning-rate warm-up (iteration k uses lr * (k + 1) / lr_warmup)", int),
     _kw("tv_weight", 0.0, float_check("tv_weight", 0.0),
         "weight of the total-variation term (TV-DIP's gamma)", float),
+    _kw("tv_kind", "anisotropic", choice_check("tv_kind", ("anisotropic", "isotropic")),
+        "total variation: anisotropic (|dx| + |dy|) or isotropic (sqrt(dx^2 + dy^2))", str),
     _kw("select", "min_loss", lambda v: _select(v),
         "which image to return: min_loss, last or average (moving average of the iterates)", str),
     _kw("stop", "plateau", lambda v: _stop(v),

@@ -329,6 +329,8 @@ def reconstruct(tomo: Any, theta: Any, center: Any = None, method: str = "tv_dip
             ``lr * (k + 1) / lr_warmup``).
         ``tv_weight`` (float; TV-DIP's gamma, method default)
             Weight of the total variation (see the engine docs for its normalisation).
+        ``tv_kind`` ({"anisotropic", "isotropic"}, default "anisotropic")
+            Anisotropic ``|dx| + |dy|`` or isotropic ``sqrt(dx^2 + dy^2)`` total variation.
         ``precision`` ({"float32", "bfloat16"}, default "float32")
             Arithmetic of the network: ``"bfloat16"`` runs it under bfloat16 autocast
             (weights, loss and projector stay float32), 1.4x faster at 256² and 2.4x at 512²

@@ -4,19 +4,35 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["tv_aniso", "LossTerm", "DataFidelity", "TotalVariation", "Autoencoding", "HISTORY_TERMS"]
+__all__ = ["image_gradient", "total_variation", "LossTerm", "DataFidelity", "TotalVariation", "Autoencoding",
+           "HISTORY_TERMS"]
 
 #: The loss terms every history records (zeros where a method does not use one).
 HISTORY_TERMS = ("data", "tv", "ae")
 
 
-def tv_aniso(x: torch.Tensor) -> torch.Tensor:
-    """Anisotropic total variation ``sum |x[i+1, j] - x[i, j]| + |x[i, j+1] - x[i, j]|``.
+def image_gradient(x: torch.Tensor) -> torch.Tensor:
+    """Forward differences of images ``(..., H, W)``, stacked ``(2, ..., H, W)``: ``x[i+1, j] -
+    x[i, j]`` and ``x[i, j+1] - x[i, j]``, zero on the last row / column."""
+    gx = torch.zeros_like(x)
+    gy = torch.zeros_like(x)
+    gx[..., :-1, :] = x[..., 1:, :] - x[..., :-1, :]
+    gy[..., :, :-1] = x[..., :, 1:] - x[..., :, :-1]
+    return torch.stack([gx, gy])
+
+
+def total_variation(x: torch.Tensor, isotropic: bool = False) -> torch.Tensor:
+    """Total variation of images ``(..., H, W)`` with forward differences (:func:`image_gradient`).
+
+    Anisotropic: ``sum |dx| + |dy|``; isotropic: ``sum sqrt(dx^2 + dy^2)`` (its gradient at a
+    flat pixel is 0).
 
     Parameters
     ----------
     x : torch.Tensor
         Images ``(..., H, W)``.
+    isotropic : bool
+        Which of the two.
 
     Returns
     -------
@@ -26,9 +42,14 @@ def tv_aniso(x: torch.Tensor) -> torch.Tensor:
     Examples
     --------
     >>> x = torch.zeros(1, 4, 4); x[0, :, 2:] = 1.0
-    >>> tv_aniso(x)
-    tensor([4.])
+    >>> total_variation(x), total_variation(x, isotropic=True)
+    (tensor([4.]), tensor([4.]))
+    >>> d = torch.zeros(1, 4, 4); d[0, 1, 1] = 1.0
+    >>> total_variation(d), total_variation(d, isotropic=True)
+    (tensor([4.]), tensor([3.4142]))
     """
+    if isotropic:
+        return torch.linalg.vector_norm(image_gradient(x), dim=0).sum((-2, -1))
     dh = (x[..., 1:, :] - x[..., :-1, :]).abs().sum((-2, -1))
     dv = (x[..., :, 1:] - x[..., :, :-1]).abs().sum((-2, -1))
     return dh + dv
@@ -70,18 +91,20 @@ class DataFidelity(LossTerm):
 
 
 class TotalVariation(LossTerm):
-    """``tv_weight * TV(x) / N``: the continuum anisotropic total variation, so that
-    ``tv_weight`` means the same for any number of views, image size and data units."""
+    """``tv_weight * TV(x) / N``: the continuum total variation (anisotropic or isotropic,
+    ``tv_kind``), so that ``tv_weight`` means the same for any number of views, image size and
+    data units."""
 
     name = "tv"
 
     def __init__(self, options, batch) -> None:
         super().__init__(options, batch)
         self.weight = options.tv_weight
+        self.isotropic = options.tv_kind == "isotropic"
 
     def value(self, fit) -> torch.Tensor:
         if self.weight > 0:
-            return tv_aniso(fit.x) / self.batch.n
+            return total_variation(fit.x, self.isotropic) / self.batch.n
         return self._zeros(fit)
 
 
