@@ -164,21 +164,20 @@ def _tv_row(d: dict, s: float, gamma: float, isotropic: bool, x0=None) -> tuple[
             res.image)
 
 
-def tv_scan(d: dict, isotropic: bool = True, gammas=TV_GAMMAS, rows: list[dict] | None = None) -> list[dict]:
+def tv_scan(d: dict, isotropic: bool = True, gammas=TV_GAMMAS) -> list[dict]:
     """Converged TV least squares (:func:`tomopy_dip.baselines.tv_ls`) over a gamma grid, scored
     against ``d["reference"]``, refined by quarter decades on both sides of the grid's best.
 
     The data are divided by the engine's data scale (of the FBP) first; the grid runs in
     increasing order, each solve started from the previous one's image (same solution, fewer
-    iterations). ``rows``: an earlier scan of the same problem to refine only.
+    iterations).
     """
     fb = tomopy_dip.fbp(torch.from_numpy(d["sinogram"]), d["op"], "hann")
     s = float(data_scale(fb[None])[0])
-    if rows is None:
-        rows, x0 = [], None
-        for g in sorted(gammas):
-            row, x0 = _tv_row(d, s, g, isotropic, x0)
-            rows.append(row)
+    rows, x0 = [], None
+    for g in sorted(gammas):
+        row, x0 = _tv_row(d, s, g, isotropic, x0)
+        rows.append(row)
     best = max(rows, key=lambda r: r["psnr"])["gamma"]
     have = {round(math.log10(r["gamma"]), 3) for r in rows}
     for g in (best * 10 ** -0.25, best * 10 ** 0.25):
@@ -199,6 +198,7 @@ def tv_fixed(scans_by_problem: dict[str, list[dict]]) -> tuple[float, dict[str, 
     problem's row at it."""
     shared = set.intersection(*({r["gamma"] for r in rows} for rows in scans_by_problem.values()))
     gammas = sorted(shared)
+
     def mean_psnr(g):
         return statistics.mean(next(r["psnr"] for r in rows if r["gamma"] == g) for rows in scans_by_problem.values())
     best = max(gammas, key=mean_psnr)
@@ -230,11 +230,6 @@ def htc_classical(phantoms, views: int, size: int, fresh: bool = False) -> dict[
     name = f"classical_{views}_{size}"
     rows = {} if fresh else load(name).get("rows", {})
     for ph in phantoms:
-        if ph in rows and any(len(rows[ph][v]) == len(TV_GAMMAS) for v in TV_VARIANTS):
-            d = htc_problem(ph, views, size)  # a scan cached before the refinement
-            for v, iso in TV_VARIANTS.items():
-                rows[ph][v] = tv_scan(d, iso, rows=rows[ph][v])
-            save_rows(name, {"machine": machine()}, {ph: rows[ph]})
         if ph not in rows:
             t0 = time.perf_counter()
             rows[ph] = classical(htc_problem(ph, views, size))

@@ -3,9 +3,8 @@
 For every HTC training phantom and view count: FBP (Hann), SIRT-300 and TV least squares solved
 to convergence (:func:`tomopy_dip.baselines.tv_ls`, preconditioned PDHG, relative change < 1e-5),
 isotropic and anisotropic, over a half-decade gamma grid refined by quarter decades around its
-best; reported with gamma chosen per phantom
-against the reference ("oracle", an upper bound) and fixed to the single best gamma over the
-training phantoms ("fixed", what a user would pick). PSNR/SSIM against the 720-view SIRT-300
+best; reported with gamma chosen per phantom against the reference ("oracle", an upper bound)
+and fixed to the single best gamma over the training phantoms ("fixed", what a user would pick). PSNR/SSIM against the 720-view SIRT-300
 reference on the package's grid. Results are cached in ``results/classical_<views>_<size>.json``
 and read by ``htc.py``.
 

@@ -2,8 +2,8 @@
 """Example 2: sparse-view CT of a real HTC 2022 phantom, FBP vs TV vs the DIP family.
 
 Measured fan-beam data (Helsinki Tomography Challenge 2022, phantom ``ta``), 60 of the 720
-views. Reconstructed with FBP, TV-regularised least squares (converged, preconditioned PDHG), DIP, EDIP (when a
-checkpoint for this geometry is available) and aSeqDIP; the reference is SIRT on all 720
+views. Reconstructed with FBP, TV-regularised least squares (converged, preconditioned PDHG),
+DIP, EDIP (when a checkpoint for this geometry is available) and aSeqDIP; the reference is SIRT on all 720
 views. One figure shows the images with their PSNR and the PSNR of each method against wall
 time.
 
@@ -32,6 +32,7 @@ import tomopy_dip
 from tomopy_dip.data import datasets as datasets
 from tomopy_dip.baselines import operator_for, sirt, tv_ls
 from tomopy_dip.metrics import psnr
+from tomopy_dip.physics.measurement import data_scale
 from tomopy_dip.interfaces.plotting import display_range, plot_psnr_curves
 
 log = logging.getLogger("htc_sparse_view")
@@ -83,9 +84,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--views", type=int, default=60, help="views out of 720 (a divisor of 720)")
     ap.add_argument("--size", type=int, default=None, help="image size (default 128; smoke 32)")
     ap.add_argument("--num-iter", type=int, default=None, help="DIP iterations (default 1500; smoke 3)")
-    ap.add_argument("--tv-gamma", type=float, default=10.0,
+    ap.add_argument("--tv-gamma", type=float, default=5.0,
                     help="gamma of TV least squares 0.5||Ax - y||^2 + gamma TV(x) with the data at unit "
-                         "image scale (10: the best single value over the HTC training phantoms at 256²)")
+                         "image scale (best on the HTC training phantoms: about 5 at 128² and 20 views, "
+                         "10 at 256² and 20 views, 18 at 256² and 60 views; benchmarks/tv_baseline.py)")
     ap.add_argument("--checkpoint", default=None, help="EDIP checkpoint (registry name or file)")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
@@ -116,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     curves["FBP"] = (np.array([time.perf_counter() - t0]), np.array([psnr(images["FBP"], ref)]))
 
     # TV least squares at unit data scale (the engine's scaling), isotropic, solved to convergence
-    scale = float(np.percentile(np.abs(images["FBP"]), 99.9)) or 1.0
+    scale = float(data_scale(torch.from_numpy(images["FBP"])[None])[0])
     tv_curve: list[tuple[float, float]] = []
     t0 = time.perf_counter()
     tv_res = tv_ls(d["sinogram"] / scale, op, args.tv_gamma, max_iter=10 if args.smoke else 10000,
