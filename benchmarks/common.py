@@ -51,10 +51,13 @@ def save(name: str, data: dict) -> Path:
 def save_rows(name: str, header: dict, rows: dict) -> Path:
     """Save ``rows`` into ``results/<name>.json``, merged with the rows already there.
 
-    Read just before writing, so that several processes (e.g. one per problem, one torch
-    thread each) can fill the same file.
+    Read just before writing, and merged entry by entry within a row, so that several processes
+    (e.g. one per problem or per method, one torch thread each) can fill the same file.
     """
-    merged = {**load(name).get("rows", {}), **rows}
+    merged = load(name).get("rows", {})
+    for key, row in rows.items():
+        old = merged.get(key)
+        merged[key] = {**old, **row} if isinstance(old, dict) and isinstance(row, dict) else row
     return save(name, {**header, "rows": merged})
 
 

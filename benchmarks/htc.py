@@ -21,6 +21,46 @@ from common import (dip_run, first_reach, htc_classical, htc_problem, load, mach
                     tv_baselines, use_shared_data)
 
 
+CLASSICAL = ("fbp", "sirt", "tv_fixed", "tv_oracle")
+
+
+def _fmt(v, f="{:.2f}") -> str:
+    return "–" if v is None else f.format(v)
+
+
+def report(rows: dict, phantoms: list[str], views: int, size: int, labels: list[str]) -> None:
+    """Print the per-phantom PSNR / SSIM table and the medians of the classical baselines and
+    ``labels`` (methods), with each method's margin over the oracle and the fixed-gamma TV."""
+    methods = [*CLASSICAL, *labels]
+    print(f"\nHTC-{views} at {size}², PSNR / SSIM per phantom and median (a method not run on every "
+          f"phantom: the median of those it was run on, with their count)\n")
+    print(f"| method | {' | '.join(phantoms)} | median | iterations | s/iter |")
+    print("|---|" + "---|" * (len(phantoms) + 3))
+    for m in methods:
+        vals = [rows[p][m] for p in phantoms if m in rows[p]]
+        cells = " | ".join(f"{rows[p][m]['psnr']:.2f} / {rows[p][m]['ssim']:.3f}" if m in rows[p] else "–"
+                           for p in phantoms)
+        its = [v.get("iterations") for v in vals if v.get("iterations") is not None]
+        count = "" if len(vals) == len(phantoms) else f" ({len(vals)} of {len(phantoms)})"
+        print(f"| {m} | {cells} | **{median(v['psnr'] for v in vals):.2f}** / {median(v['ssim'] for v in vals):.3f}"
+              f"{count} | {f'{min(its)}–{max(its)}' if its else '–'} | "
+              f"{_fmt(median(v.get('sec_per_iter') for v in vals), '{:.3f}')} |")
+    print("\n| method | best PSNR along run | iterations to TV | s to TV | s to TV+1 dB |")
+    print("|---|---|---|---|---|")
+    for m in labels:
+        vals = [rows[p][m] for p in phantoms if m in rows[p]]
+        print(f"| {m} | {_fmt(median(v.get('best_psnr') for v in vals))} | "
+              f"{_fmt(median(v.get('iters_to_tv') for v in vals), '{:.0f}')} | "
+              f"{_fmt(median(v.get('sec_to_tv') for v in vals), '{:.0f}')} | "
+              f"{_fmt(median(v.get('sec_to_tv+1dB') for v in vals), '{:.0f}')} |")
+    for m in labels:
+        run = [p for p in phantoms if m in rows[p]]
+        med = {k: median(rows[p][k]["psnr"] for p in run) for k in (m, "tv_oracle", "tv_fixed")}
+        print(f"{m}: median {med[m] - med['tv_oracle']:+.2f} dB over the oracle TV, "
+              f"{med[m] - med['tv_fixed']:+.2f} dB over the fixed-gamma TV (on {', '.join(run)}); per phantom "
+              "over the oracle: " + " / ".join(f"{rows[p][m]['psnr'] - rows[p]['tv_oracle']['psnr']:+.2f}" for p in run))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--phantoms", nargs="+", default=["ta", "tb", "tc", "td", "solid_disc"],
@@ -31,6 +71,8 @@ def main() -> None:
     ap.add_argument("--methods", nargs="+", default=["dip", "tv_dip"])
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--set", nargs="*", default=[], help="extra keyword=value for the DIP methods")
+    ap.add_argument("--report", action="store_true",
+                    help="print the tables of every method stored in results/htc_<views>_<size>.json and stop")
     ap.add_argument("--fresh", action="store_true",
                     help="recompute phantoms already in results/htc_<views>_<size>.json (default: reuse them)")
     args = ap.parse_args()
@@ -40,6 +82,15 @@ def main() -> None:
     extra = {k: eval(v) for k, v in (s.split("=", 1) for s in args.set)}  # noqa: S307 - benchmark CLI
 
     name = f"htc_{args.views}_{args.size}"
+    if args.report:
+        rows = load(name).get("rows", {})
+        missing = [p for p in args.phantoms if p not in rows]
+        if missing:
+            raise SystemExit(f"results/{name}.json has no row for {', '.join(missing)}")
+        stored = dict.fromkeys(k for p in args.phantoms for k, v in rows[p].items()
+                               if isinstance(v, dict) and "psnr" in v)
+        report(rows, args.phantoms, args.views, args.size, [m for m in stored if m not in CLASSICAL])
+        return
     # Runs with --set are stored under their own label, e.g. "tv_dip[lr=3e-3]".
     labels = {m: m + (f"[{','.join(args.set)}]" if args.set else "") for m in args.methods}
     previous = {} if args.fresh else load(name).get("rows", {})
@@ -78,23 +129,7 @@ def main() -> None:
         rows[ph] = r
         save_rows(name, {"machine": machine(), "args": vars(args)}, rows)
 
-    methods = ["fbp", "sirt", "tv_fixed", "tv_oracle", *labels.values()]
-    print(f"\nHTC-{args.views} at {args.size}², median over {', '.join(args.phantoms)}\n")
-    print("| method | PSNR (dB) | SSIM | best PSNR along run | iterations to TV | s to TV | s to TV+1 dB | s/iter |")
-    print("|---|---|---|---|---|---|---|---|")
-    for m in methods:
-        vals = [rows[p][m] for p in args.phantoms]
-        fmt = lambda v, f="{:.2f}": "–" if v is None else f.format(v)  # noqa: E731
-        print(f"| {m} | {fmt(median(v['psnr'] for v in vals))} | {fmt(median(v['ssim'] for v in vals), '{:.3f}')} | "
-              f"{fmt(median(v.get('best_psnr') for v in vals))} | "
-              f"{fmt(median(v.get('iters_to_tv') for v in vals), '{:.0f}')} | "
-              f"{fmt(median(v.get('sec_to_tv') for v in vals), '{:.0f}')} | "
-              f"{fmt(median(v.get('sec_to_tv+1dB') for v in vals), '{:.0f}')} | "
-              f"{fmt(median(v.get('sec_per_iter') for v in vals), '{:.3f}')} |")
-    med = {m: median(rows[p][m]["psnr"] for p in args.phantoms) for m in methods}
-    for label in labels.values():
-        print(f"{label}: median {med[label] - med['tv_oracle']:+.2f} dB over the oracle TV, "
-              f"{med[label] - med['tv_fixed']:+.2f} dB over the fixed-gamma TV")
+    report(rows, args.phantoms, args.views, args.size, list(labels.values()))
     path = save_rows(name, {"machine": machine(), "args": vars(args)}, rows)
     print(f"\nwritten {path}")
 

@@ -68,7 +68,8 @@ sino = np.random.default_rng(0).random((1, nproj, size)).astype(np.float32)
 out = {"plan": {k: getattr(plan, k) for k in ("network", "parameters", "projector", "projector_build", "data",
                                                "baseline", "backend", "matrix_bytes")},
        "estimate": plan.total, "imports": imports,
-       "elements": activation_elements(options.network, size, size), "params": parameter_count(options.network)}
+       "elements": activation_elements(options.network((size, size)), size, size),
+       "params": parameter_count(options.network((size, size)))}
 t0 = time.perf_counter()
 if parts:
     before = status("VmRSS")

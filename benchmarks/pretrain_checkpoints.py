@@ -162,8 +162,9 @@ def measure(args: argparse.Namespace) -> None:
         geoms = [view_geometry(base, v) for v in views] if views else [base]
         ops = [tomopy_dip.get_operator(g) for g in geoms]
         opts = options(run, args)
-        skips = opts.get("skip_channels", default_skip_channels(len(Options().channels), image_input=True))
-        net = UNet(replace(Options().network, norm_groups=opts.get("norm_groups", PRETRAIN_NORM_GROUPS),
+        base_net = Options().network(base.shape_image)
+        skips = opts.get("skip_channels", default_skip_channels(base_net.scales, image_input=True))
+        net = UNet(replace(base_net, norm_groups=opts.get("norm_groups", PRETRAIN_NORM_GROUPS),
                            skip_channels=skips))
         opt = torch.optim.Adam(net.parameters(), 1e-4)
         b = args.batch_size or run["batch_size"]

@@ -47,6 +47,7 @@ def _numbers(text: str) -> list[float]:
 def test_documented_defaults_match_the_code():
     """docs/src/methods.md states the defaults: keep it in step with the code."""
     from tomopy_dip.methods import METHODS
+    from tomopy_dip.networks import COARSEST_SCALE, DEFAULT_WIDTH
     from tomopy_dip.options import Options
 
     text = (REPO / "docs" / "src" / "methods.md").read_text()
@@ -54,9 +55,10 @@ def test_documented_defaults_match_the_code():
     opts = Options()
     for key in ("num_iter", "lr", "clip_grad"):
         assert float(getattr(opts, key)) in _numbers(rows[f"`{key}`"]), key
-    assert str(tuple(opts.channels)) in text
+    cell = rows["`channels`, `skip_channels`"]
+    assert opts.channels is None and str(COARSEST_SCALE) in cell and str(DEFAULT_WIDTH) in cell
     for network_input in ("noise", "fbp"):
-        assert str(replace(opts, network_input=network_input).network.skip_channels) in rows["`channels`, `skip_channels`"]
+        assert str(replace(opts, network_input=network_input).network((128, 128)).skip_channels) in cell
     tv_cell = rows["`tv_weight`"]
     for name, m in METHODS.items():
         tw = float(m.defaults.get("tv_weight", opts.tv_weight))

@@ -54,9 +54,13 @@ def test_the_estimate_grows_with_the_image():
     large = estimate_memory("tv_dip", opts, 180, 512, in_process=False)
     per = memory.NETWORK_FIXED_BYTES
     assert (large.network - per) / (small.network - per) == pytest.approx(4.0, rel=0.02)
-    assert large.parameters == small.parameters and large.baseline == small.baseline
+    # the default network gains a scale from 256² to 512² (default_channels): more parameters
+    assert large.parameters > small.parameters and large.baseline == small.baseline
+    fixed = {**opts, "channels": (32,) * 5}
+    assert (estimate_memory("tv_dip", fixed, 180, 512, in_process=False).parameters
+            == estimate_memory("tv_dip", fixed, 180, 256, in_process=False).parameters == small.parameters)
     assert 1.5 < large.total / small.total < 4.0  # the fixed parts do not grow
-    bigger = estimate_memory("tv_dip", {**opts, "channels": (64, 64, 64, 64)}, 180, 256, in_process=False)
+    bigger = estimate_memory("tv_dip", {**opts, "channels": (64,) * 5}, 180, 256, in_process=False)
     assert bigger.network - per == pytest.approx(2 * (small.network - per), rel=0.05)
     assert bigger.parameters > 3 * small.parameters
     three = estimate_memory("tv_dip", opts, 180, 256, nslices=3, in_process=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -162,7 +163,7 @@ def test_image_inputs_get_no_skip_into_the_finest_scale():
 
     def skips(method, **kw):
         m = METHODS[method]
-        return parse_options(kw, m.accepted, m.defaults, method).network.skip_channels
+        return parse_options(kw, m.accepted, m.defaults, method).network((128, 128)).skip_channels
 
     assert skips("tv_dip") == (4, 4, 4, 4)
     assert skips("tv_dip", network_input="fbp") == (0, 0, 4, 4)
@@ -172,3 +173,38 @@ def test_image_inputs_get_no_skip_into_the_finest_scale():
     assert skips("aseqdip", skip_channels=(4, 4, 4, 4)) == (4, 4, 4, 4)  # given: kept
     with pytest.raises(ValueError, match="scales"):
         default_skip_channels(0, image_input=True)
+
+
+def test_the_default_depth_follows_the_image():
+    """Unset channels: 32 per scale, the coarsest scale about 16 pixels; set ones are kept."""
+    from tomopy_dip.methods import METHODS
+    from tomopy_dip.networks import default_channels
+    from tomopy_dip.options import parse_options
+
+    assert [len(default_channels((n, n))) for n in (16, 32, 64, 128, 256, 512)] == [1, 2, 3, 4, 5, 6]
+    assert len(default_channels((256, 64))) == 3  # the shorter side decides
+    for n in (20, 100, 181, 640, 2048):  # the coarsest side lands within a factor sqrt(2) of 16
+        coarsest = n / 2 ** (len(default_channels((n, n))) - 1)
+        assert 16 / 2 ** 0.5 <= coarsest <= 16 * 2 ** 0.5, n
+    m = METHODS["tv_dip"]
+
+    def network(shape, **kw):
+        return parse_options(kw, m.accepted, m.defaults, "tv_dip").network(shape)
+
+    assert network((256, 256)) == UNetConfig(channels=(32,) * 5, skip_channels=(4,) * 5)
+    assert network((128, 128)) == UNetConfig()  # the configuration tuned at 128²
+    assert network((256, 256), channels=(8, 16)).channels == (8, 16)
+    assert network((512, 512), skip_channels=(0, 4, 4)).channels == (32, 32, 32)
+    with pytest.raises(ValueError):
+        default_channels((0, 4))
+
+
+def test_the_fit_builds_the_default_depth_for_its_grid():
+    from tomopy_dip import reconstruct
+
+    theta = np.linspace(0, np.pi, 12, endpoint=False)
+    sino = np.random.default_rng(0).random((1, 12, 64)).astype(np.float32)
+    for grid, scales in ((64, 3), (32, 2)):
+        rec = reconstruct(sino, theta, method="dip", num_iter=1, keep_network=True, progress=False,
+                          num_gridx=grid, num_gridy=grid)
+        assert rec.networks[0].config.scales == scales, grid

@@ -26,7 +26,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["UNetConfig", "UNet", "FittedNetwork", "default_skip_channels", "check_state_fits"]
+__all__ = ["UNetConfig", "UNet", "FittedNetwork", "default_channels", "default_skip_channels", "check_state_fits"]
+
+#: Side of the coarsest scale the default depth aims at, in pixels (:func:`default_channels`).
+COARSEST_SCALE = 16
+
+#: Feature channels of every scale of the default network.
+DEFAULT_WIDTH = 32
 
 
 @dataclass(frozen=True)
@@ -49,7 +55,8 @@ class UNetConfig:
     -----
     The default, 4 scales of 32 channels with 4-channel skips at every merge, per-channel
     normalisation and a sigmoid output, is the CPU-sized configuration that fitted real sparse
-    data best in our tests: on HTC-60 at 128² (phantom ``ta``) TV-DIP reached 37.2 dB after 1500
+    data best in our tests at 128² (the methods add scales for larger images,
+    :func:`default_channels`): on HTC-60 at 128² (phantom ``ta``) TV-DIP reached 37.2 dB after 1500
     iterations, against 30.3 dB with EDIP's deeper layout (32-32-64-64-128, skips on the coarse
     merges, 4 groups) and 35.4 dB for TV alone. The methods' keyword default drops the skip into
     the finest scale when the input is an image (:func:`default_skip_channels`).
@@ -61,7 +68,7 @@ class UNetConfig:
         Output non-linearity.
     """
 
-    channels: tuple[int, ...] = (32, 32, 32, 32)
+    channels: tuple[int, ...] = (DEFAULT_WIDTH,) * 4
     skip_channels: tuple[int, ...] = (4, 4, 4, 4)
     in_channels: int = 1
     norm_groups: int | None = None
@@ -148,6 +155,30 @@ class FittedNetwork(NamedTuple):
     config: UNetConfig
     state: dict
     input: torch.Tensor | None = None
+
+
+def default_channels(shape: Sequence[int]) -> tuple[int, ...]:
+    """The default feature channels for an image of ``shape``: 32 per scale, with as many scales
+    as bring the image's shorter side down to about :data:`COARSEST_SCALE` pixels.
+
+    The depth follows the image so that the network sees the same share of the object at its
+    coarsest scale at every size: 4 scales at 128², 5 at 256², 6 at 512² (and TomoPy's 640²
+    tooth). Measured on the five HTC training phantoms at 256², 20 views, TV-DIP: median
+    32.95 dB with 5 scales, 31.39 dB with 4 (the converged, oracle-tuned TV: 31.95 dB); at 128²
+    the rule gives the 4 scales the other defaults were tuned with (benchmarks/README.md).
+
+    Examples
+    --------
+    >>> default_channels((128, 128)), len(default_channels((256, 256))), len(default_channels((640, 640)))
+    ((32, 32, 32, 32), 5, 6)
+    >>> default_channels((8, 8))
+    (32,)
+    """
+    side = min(int(v) for v in shape)
+    if side < 1:
+        raise ValueError(f"image shape must be positive, got {tuple(shape)}")
+    scales = max(1, round(math.log2(side / COARSEST_SCALE)) + 1)
+    return (DEFAULT_WIDTH,) * scales
 
 
 def default_skip_channels(scales: int, image_input: bool) -> tuple[int, ...]:

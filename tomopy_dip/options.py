@@ -18,11 +18,11 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field, fields, make_dataclass, replace
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 import torch
 
-from tomopy_dip.networks import UNetConfig, default_skip_channels
+from tomopy_dip.networks import DEFAULT_WIDTH, UNetConfig, default_channels, default_skip_channels
 from tomopy_dip.physics.fbp import FILTERS
 from tomopy_dip.physics.geometry import BEAMS, PROJECTORS
 from tomopy_dip.physics.projector import BACKENDS
@@ -268,8 +268,9 @@ _SHARED = [
         "no effect (kept for old scripts): every slice is fitted by its own network"),
     _kw("backend", "auto", choice_check("backend", BACKENDS), "projector backend: auto, matrix or astra", str),
     _kw("memory_limit", None, _memory, "bytes the projector's system matrix may use"),
-    _kw("channels", UNetConfig.channels, _int_tuple("channels"),
-        "U-Net feature channels per scale, e.g. 32,32,64,64,128", _int_list_text, "C1,C2,..."),
+    _kw("channels", None, _optional(_int_tuple("channels")),
+        "U-Net feature channels per scale, e.g. 32,32,64,64,128 (default: 32 per scale, as many "
+        "scales as bring the image to about 16 pixels: 4 at 128², 5 at 256²)", _int_list_text, "C1,C2,..."),
     _kw("skip_channels", None, _optional(_int_tuple("skip_channels")),
         "U-Net skip channels per scale, e.g. 0,0,0,4,4 (default: by the network input)",
         _int_list_text, "C1,C2,..."),
@@ -315,13 +316,21 @@ class _OptionsBase:
             return extra[name]
         raise AttributeError(f"{type(self).__name__} has no keyword {name!r}")
 
-    @property
-    def network(self) -> UNetConfig:
-        """The U-Net configuration these keywords describe."""
+    def network(self, shape: Sequence[int]) -> UNetConfig:
+        """The U-Net these keywords describe for an image of ``shape`` (num_gridx, num_gridy).
+
+        Unset ``channels`` follow the image (:func:`~tomopy_dip.networks.default_channels`;
+        with ``skip_channels`` given, one scale per entry), unset ``skip_channels`` the network
+        input (:func:`~tomopy_dip.networks.default_skip_channels`).
+        """
+        channels = self.channels
+        if channels is None:
+            channels = (default_channels(shape) if self.skip_channels is None
+                        else (DEFAULT_WIDTH,) * len(self.skip_channels))
         skips = self.skip_channels
         if skips is None:
-            skips = default_skip_channels(len(self.channels), self.network_input != "noise")
-        return UNetConfig(channels=self.channels, skip_channels=skips,
+            skips = default_skip_channels(len(channels), self.network_input != "noise")
+        return UNetConfig(channels=channels, skip_channels=skips,
                           norm_groups=self.norm_groups, out_activation=self.out_activation)
 
     def geometry_keywords(self) -> dict:
@@ -374,7 +383,7 @@ def parse_options(kwargs: Mapping[str, Any], keywords: Mapping[str, Keyword],
     shared = {f.name for f in fields(Options)}
     out = Options(**{k: v for k, v in clean.items() if k in shared},
                   extra={k: v for k, v in clean.items() if k not in shared})
-    out.network  # validates channels / skip_channels together
+    out.network((256, 256))  # validates channels / skip_channels / norm_groups together
     return out
 
 

@@ -188,14 +188,15 @@ def _run(method: Method, tomo: Any, theta: Any, center: Any, slice_offset: int |
     nslices, _, ndet = sino.shape
     centers = slice_centers(center, nslices, ndet, options.beam)
     geoms = slice_geometries(th, ndet, centers, options)
-    options.network.check_image(geoms[0].shape_image)
+    network = options.network(geoms[0].shape_image)
+    network.check_image(geoms[0].shape_image)
     options = _check_plan(method, options, geoms, nslices)
     # The pretrained start, resolved once per call (and before any work: a bad checkpoint fails here).
     if options.init_network is not None:
         pretrained = options.init_network
     else:
         pretrained = method.load_network(options, geoms[0]) if method.load_network is not None else None
-    if pretrained is not None and pretrained[0] != options.network:
+    if pretrained is not None and pretrained[0] != network:
         pretrained[0].check_image(geoms[0].shape_image)
         options = _check_plan(method, options, geoms, nslices, network=pretrained[0])
     if options.batch_size is not None:

@@ -49,7 +49,7 @@ def _make_network(method: Any, options: Any, batch: SliceBatch, seeds: Sequence[
         net = UNet(config, batch.B, gens)
         net.load_copy_state(state)
     else:
-        net = UNet(options.network, batch.B, gens)
+        net = UNet(options.network(batch.geoms[0].shape_image), batch.B, gens)
     return net.to(options.device), gens
 
 

@@ -58,7 +58,7 @@ Examples
 >>> from tomopy_dip.fitting.memory import estimate_memory
 >>> plan = estimate_memory("tv_dip", {"device": "cpu"}, nproj=181, ndet=640, backend_choice=False)
 >>> plan.backend, round(plan.network / 2**30, 2)
-('matrix', 0.96)
+('matrix', 0.97)
 """
 
 from __future__ import annotations
@@ -360,7 +360,7 @@ def estimate_memory(method: Any, options: Any, nproj: int, ndet: int, *, nslices
     g = distinct[0]
     gx, gy = g.shape_image
     pixels = gx * gy
-    config = network if network is not None else options.network
+    config = network if network is not None else options.network((gx, gy))
     precision = options.precision
     elements = activation_elements(config, gx, gy)
     act = NETWORK_FIXED_BYTES + int(ACTIVATION_BYTES.get(precision, ACTIVATION_BYTES["float32"]) * elements)

@@ -42,9 +42,9 @@ PHANTOM_DESCRIPTIONS = {
 PRETRAIN_NORM_GROUPS = 4
 
 
-def _network_config(channels, skip_channels, norm_groups, out_activation) -> UNetConfig:
-    base = Options().network
-    channels = base.channels if channels is None else tuple(channels)
+def _network_config(channels, skip_channels, norm_groups, out_activation, shape) -> UNetConfig:
+    base = Options(channels=None if channels is None else tuple(channels)).network(shape)
+    channels = base.channels
     return UNetConfig(
         channels=channels,
         skip_channels=(default_skip_channels(len(channels), image_input=True) if skip_channels is None
@@ -210,7 +210,7 @@ def pretrain(theta: Any, ndet: int, center: float | None = None, num_gridx: int 
     if any(v < 1 for v in view_counts):
         raise ValueError(f"views must be positive integers, got {views!r}")
     geoms = [view_geometry(base, v) for v in view_counts] if views else [base]
-    config = _network_config(channels, skip_channels, norm_groups, out_activation)
+    config = _network_config(channels, skip_channels, norm_groups, out_activation, base.shape_image)
     dev = KEYWORDS["device"].check(device)
     out = Path(out)
     if out.suffix != ".safetensors":
