@@ -147,7 +147,7 @@ def train(kind: str, args: argparse.Namespace) -> Path:
 
 def measure(args: argparse.Namespace) -> None:
     """Time a few steps of each run (data + network + optimiser) and project the total."""
-    from tomopy_dip.networks import UNet, default_skip_channels
+    from tomopy_dip.networks import UNet
     from tomopy_dip.options import Options
     from tomopy_dip.learning.pretraining import PRETRAIN_NORM_GROUPS, simulate_pairs, view_geometry
     from tomopy_dip.learning.phantoms import PHANTOM_FAMILIES, ellipses_batch
@@ -162,10 +162,8 @@ def measure(args: argparse.Namespace) -> None:
         geoms = [view_geometry(base, v) for v in views] if views else [base]
         ops = [tomopy_dip.get_operator(g) for g in geoms]
         opts = options(run, args)
-        base_net = Options().network(base.shape_image)
-        skips = opts.get("skip_channels", default_skip_channels(base_net.scales, image_input=True))
-        net = UNet(replace(base_net, norm_groups=opts.get("norm_groups", PRETRAIN_NORM_GROUPS),
-                           skip_channels=skips))
+        base_net = Options(network_input="fbp", skip_channels=opts.get("skip_channels")).network(base.shape_image)
+        net = UNet(replace(base_net, norm_groups=opts.get("norm_groups", PRETRAIN_NORM_GROUPS)))
         opt = torch.optim.Adam(net.parameters(), 1e-4)
         b = args.batch_size or run["batch_size"]
         n = args.measure_steps

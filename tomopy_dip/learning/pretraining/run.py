@@ -7,6 +7,7 @@ import hashlib
 import json
 import math
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -17,7 +18,7 @@ from tomopy_dip.learning.checkpoints import default_serves, geometry_summary
 from tomopy_dip.learning.phantoms import PHANTOM_FAMILIES, family_parameters
 from tomopy_dip.learning.pretraining.data import _range, view_geometry
 from tomopy_dip.learning.pretraining.trainer import _Trainer
-from tomopy_dip.networks import UNetConfig, default_skip_channels
+from tomopy_dip.networks import UNetConfig
 from tomopy_dip.options import KEYWORDS, Options
 from tomopy_dip.physics.fbp import FILTERS
 from tomopy_dip.physics.geometry import BEAMS, Geometry
@@ -43,15 +44,13 @@ PRETRAIN_NORM_GROUPS = 4
 
 
 def _network_config(channels, skip_channels, norm_groups, out_activation, shape) -> UNetConfig:
-    base = Options(channels=None if channels is None else tuple(channels)).network(shape)
-    channels = base.channels
-    return UNetConfig(
-        channels=channels,
-        skip_channels=(default_skip_channels(len(channels), image_input=True) if skip_channels is None
-                       else tuple(skip_channels)),
-        norm_groups=PRETRAIN_NORM_GROUPS if norm_groups is None else int(norm_groups),
-        out_activation=base.out_activation if out_activation is None else out_activation,
-    )
+    """The methods' network for an FBP input on ``shape`` (:meth:`Options.network`), with
+    :data:`PRETRAIN_NORM_GROUPS` unless given."""
+    base = Options(channels=None if channels is None else tuple(channels),
+                   skip_channels=None if skip_channels is None else tuple(skip_channels),
+                   network_input="fbp").network(shape)
+    return replace(base, norm_groups=PRETRAIN_NORM_GROUPS if norm_groups is None else int(norm_groups),
+                   out_activation=base.out_activation if out_activation is None else out_activation)
 
 
 def _default_command(arguments: dict) -> str:
