@@ -22,7 +22,7 @@ import time
 import numpy as np
 import torch
 
-from common import htc_problem, load, machine, save, use_shared_data
+from common import fips_problem, htc_problem, load, machine, save, use_shared_data
 
 import tomopy_dip
 from tomopy_dip.metrics import psnr
@@ -31,19 +31,13 @@ WINDOWS = (25, 50, 100)
 PATIENCES = (100, 200, 300, 500, 1000)
 
 
-def fips_problem(views: int, size: int) -> dict:
-    from tomopy_dip.data.datasets import load_fips_gel
-
-    return load_fips_gel(views, 0, size)
-
-
 def record(d: dict, method: str, num_iter: int, **kw) -> dict:
     """Per-iteration PSNRs and windowed variances of a run of ``method`` on problem ``d``."""
     ref = d["reference"]
     last = {w: collections.deque() for w in WINDOWS}
     sums = {w: [0.0, 0.0] for w in WINDOWS}  # running sum and sum of squares over the window
     rows = {"it_psnr": [], "est_psnr": [], "loss": [], **{f"wmv{w}": [] for w in WINDOWS},
-            **{f"emv{w}": [] for w in WINDOWS}}
+            **{f"emv{w}": [] for w in WINDOWS}, **{f"mean_psnr{w}": [] for w in WINDOWS}}
     ema = {w: None for w in WINDOWS}  # exponential moving mean and variance, alpha = 2 / (W + 1)
 
     def cb(info):
@@ -60,8 +54,10 @@ def record(d: dict, method: str, num_iter: int, **kw) -> dict:
                 s[0], s[1] = s[0] - old, s[1] - old * old
             if len(q) < w:
                 rows[f"wmv{w}"].append(float("inf"))
+                rows[f"mean_psnr{w}"].append(float("nan"))
             else:
                 rows[f"wmv{w}"].append(float(np.mean(s[1] / w - (s[0] / w) ** 2)))
+                rows[f"mean_psnr{w}"].append(psnr(s[0] / w * d["scale"], ref))
             a = 2.0 / (w + 1)
             if ema[w] is None:
                 ema[w] = [x, np.zeros_like(x)]
@@ -89,6 +85,15 @@ def replay(rows: dict, window: int, patience: int, kind: str = "wmv") -> tuple[i
         elif k - best_it >= patience:
             return k, rows["est_psnr"][k]
     return len(score) - 1, rows["est_psnr"][-1]
+
+
+def replay_at_minimum(rows: dict, window: int, patience: int) -> tuple[int, float, float]:
+    """ES-WMV's own choice: where the rule stops, and the PSNR of the iterate at the variance
+    minimum and of the window's mean there (what a selection at the minimum would return)."""
+    k, _ = replay(rows, window, patience)
+    score = np.asarray(rows[f"wmv{window}"][:k + 1])
+    at = int(np.argmin(score))
+    return k, rows["it_psnr"][at], rows[f"mean_psnr{window}"][at]
 
 
 TOLERANCES = (0.005, 0.01, 0.02, 0.05)
@@ -142,6 +147,20 @@ def main() -> None:
                     k, v = replay(rows, w, pat, kind)
                     cells.append(f"{k + 1} / {v - best:+.2f}")
             print(f"| {p} | " + " | ".join(cells) + " |")
+    print(f"\n{args.method}, {args.views} views, {args.size}²: WMV stop, image at the variance minimum "
+          "(iterations run / the iterate there − best / the window's mean there − best)\n")
+    print("| problem | " + " | ".join(f"W {w}, P {p}" for w in WINDOWS for p in PATIENCES) + " |")
+    print("|" + "---|" * (1 + len(WINDOWS) * len(PATIENCES)))
+    for p, rows in runs.items():
+        if f"mean_psnr{WINDOWS[0]}" not in rows:
+            continue
+        best = max(rows["it_psnr"])
+        cells = []
+        for w in WINDOWS:
+            for pat in PATIENCES:
+                k, it, mean = replay_at_minimum(rows, w, pat)
+                cells.append(f"{k + 1} / {it - best:+.2f} / {mean - best:+.2f}")
+        print(f"| {p} | " + " | ".join(cells) + " |")
     print(f"\n{args.method}, {args.views} views, {args.size}²: loss plateau (the lowest loss improved by less "
           "than tol over P iterations; iterations run / returned PSNR − best iterate)\n")
     print("| problem | " + " | ".join(f"tol {tol:g}, P {p}" for tol in TOLERANCES for p in PATIENCES) + " |")

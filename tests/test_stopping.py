@@ -71,3 +71,25 @@ def test_a_huge_cap_costs_nothing_up_front(sino):
     n = int(res.iterations_run[0])
     assert res.stop_reason == ["converged"] and n < 5000
     assert all(v.shape == (n, 1) for v in res.history.values())
+
+
+def test_select_variance_returns_the_window_mean_of_least_moving_variance(sino):
+    """ES-WMV's choice, recomputed from the iterates the callback sees (image units)."""
+    w, its = 10, []
+    res = tomopy_dip.reconstruct(sino, THETA, method="dip", lr=1e-2, num_iter=150, select="variance",
+                                 stop="none", stop_window=w, callback=lambda i: its.append(i["image"].copy()),
+                                 **TINY)
+    x = np.stack(its).astype(np.float64)
+    var = [np.mean(np.var(x[k - w + 1:k + 1], axis=0)) for k in range(w - 1, len(x))]
+    at = w - 1 + int(np.argmin(var))
+    assert 50 < at < 149  # a minimum inside the run, not its last iterate
+    assert res.iteration[0] == at
+    np.testing.assert_allclose(np.squeeze(res.images), x[at - w + 1:at + 1].mean(0), rtol=1e-5, atol=1e-6 * np.abs(x).max())
+
+
+def test_select_variance_before_a_full_window_returns_the_last_iterate(sino):
+    its = []
+    res = tomopy_dip.reconstruct(sino, THETA, method="dip", num_iter=5, select="variance", stop="none",
+                                 callback=lambda i: its.append(i["image"].copy()), **TINY)
+    assert res.iteration[0] == 4 and len(its) == 5
+    np.testing.assert_allclose(np.squeeze(res.images), its[-1], rtol=1e-6)

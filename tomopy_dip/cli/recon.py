@@ -51,13 +51,15 @@ def default_help(name: str) -> str:
     """The defaults of keyword ``name`` by method, as the help shows them.
 
     Methods sharing a default are grouped, in registry order: ``"[dip, tv_dip: 0.003; aseqdip,
-    edip, edip_fe: 0.001]"``; ``"[700]"`` when every method takes the keyword with the same
+    edip, edip_fe: 0.001]"``; ``"[0.05]"`` when every method takes the keyword with the same
     default; ``""`` when the default is None for all (the help says what None means).
 
     Examples
     --------
+    >>> default_help("stop_tolerance")
+    '[0.05]'
     >>> default_help("stop_patience")
-    '[700]'
+    '[dip: 1000; tv_dip, aseqdip, edip, edip_fe: 700]'
     >>> default_help("inner_steps")
     '[aseqdip: 10]'
     """

@@ -13,7 +13,9 @@ import math
 import numpy as np
 import torch
 
-__all__ = ["Selector", "MinLoss", "Last", "Average", "SELECTORS", "average_weight",
+from tomopy_dip.fitting.stopping import MovingVariance
+
+__all__ = ["Selector", "MinLoss", "Last", "Average", "MinVariance", "SELECTORS", "average_weight",
            "AVERAGE_DECAY", "AVERAGE_GATE"]
 
 #: Decay of ``select="average"``'s exponential moving average (a window of ~100 iterations),
@@ -62,7 +64,7 @@ class Selector:
         The iteration of that choice per slice, -1 for the FBP.
     """
 
-    def __init__(self, batch) -> None:
+    def __init__(self, batch, options=None) -> None:
         self.image = batch.fbp.clone()
         self.iteration = np.full(batch.B, -1)
 
@@ -90,8 +92,8 @@ class Selector:
 class MinLoss(Selector):
     """The iterate of minimum loss, per slice."""
 
-    def __init__(self, batch) -> None:
-        super().__init__(batch)
+    def __init__(self, batch, options=None) -> None:
+        super().__init__(batch, options)
         self.best_loss = torch.full((batch.B,), math.inf, device=batch.device)
 
     def update(self, k, x, loss, history) -> None:
@@ -121,8 +123,8 @@ class Average(Selector):
     """A moving average of the iterates (:func:`average_weight`) that leaves out those caught
     in a loss spike (:data:`AVERAGE_GATE`)."""
 
-    def __init__(self, batch) -> None:
-        super().__init__(batch)
+    def __init__(self, batch, options=None) -> None:
+        super().__init__(batch, options)
         self.n_averaged = np.zeros(batch.B, dtype=np.int64)
 
     def update(self, k, x, loss, history) -> None:
@@ -137,5 +139,29 @@ class Average(Selector):
         self.iteration[taken] = k
 
 
+class MinVariance(Selector):
+    """ES-WMV's choice (Wang et al., TMLR 2023), per slice: the mean of the ``stop_window``
+    iterates whose moving variance (:class:`~tomopy_dip.fitting.stopping.MovingVariance`) is
+    the lowest so far, the point where the fit has settled on the object and not yet begun to
+    fit the noise; until the first window is full, the last iterate."""
+
+    def __init__(self, batch, options=None) -> None:
+        super().__init__(batch, options)
+        self.variance = MovingVariance(options.stop_window)
+        self.best = torch.full((batch.B,), math.inf, dtype=torch.float64, device=batch.device)
+
+    def update(self, k, x, loss, history) -> None:
+        score = self.variance.push(x)
+        if score is None:
+            self.image, self.iteration[:] = x.clone(), k
+            return
+        improved = score < self.best
+        if improved.any():
+            self.best = torch.where(improved, score, self.best)
+            self.image[improved] = self.variance.mean()[improved].to(self.image.dtype)
+            self.iteration[improved.cpu().numpy()] = k
+
+
 #: The rules of the ``select`` keyword, by name.
-SELECTORS: dict[str, type[Selector]] = {"min_loss": MinLoss, "last": Last, "average": Average}
+SELECTORS: dict[str, type[Selector]] = {"min_loss": MinLoss, "last": Last, "average": Average,
+                                        "variance": MinVariance}
