@@ -348,7 +348,7 @@ def test_command_line(tiny, monkeypatch, capsys):
         return capsys.readouterr().out
 
     out = run("checkpoints", "list")
-    assert out.startswith("t: parallel beam") and "tiny test" in out
+    assert out.startswith("t: 2-D U-Net, parallel beam") and "tiny test" in out
     assert json.loads(run("checkpoints", "list", "--json"))[0]["name"] == "t"
     assert run("checkpoints", "fetch", "t", "--quiet").strip() == str(tiny)
     info = json.loads(run("checkpoints", "info", str(tiny)))

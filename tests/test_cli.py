@@ -337,7 +337,7 @@ def test_datasets_list_and_info(capsys, pipeline_env):
 def test_checkpoints_commands(capsys):
     code, out, err = _main(capsys, "checkpoints", "list")
     assert code == 0, err
-    assert "edip_parallel: parallel beam, 20-720 views" in out and "edip_htc2022: fanflat beam" in out
+    assert "edip_parallel: 2-D U-Net, parallel beam, 20-720 views" in out and "edip_htc2022: 2-D U-Net, fanflat beam" in out
     code, out, err = _main(capsys, "checkpoints", "info", "edip_parallel")
     assert code == 0 and '"norm_groups": 4' in out and "pretrain_checkpoints.py parallel" in out, err
     code, _, err = _main(capsys, "checkpoints", "info", "nope")

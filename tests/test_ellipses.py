@@ -143,3 +143,18 @@ def test_bad_arguments():
         random_phantom((8, 8, 8), 0, "holed_discs")
     with pytest.raises(ValueError):
         sample_rng(-1, 0)
+
+
+def test_ellipsoid_slab_is_rows_of_a_cube_of_the_same_draw():
+    from tomopy_dip.learning.phantoms import random_ellipsoid_slab
+
+    slab = random_ellipsoid_slab((6, 24, 24), seed=4)
+    rng = np.random.default_rng(4)
+    cube = rasterize(ellipse_parameters(rng, 3), (24, 24, 24), ball_radius=0.7)
+    starts = [s for s in range(0, 19) if np.array_equal(cube[s:s + 6], slab)]
+    assert starts and 3 <= starts[0] <= 15  # the slab's centre row lies in the cube's central half
+    assert random_phantom((6, 24, 24), 4).shape == (6, 24, 24)
+    np.testing.assert_array_equal(random_ellipsoid_slab((24, 24, 24), 2), random_ellipsoids(24, seed=2))
+    for bad in ((25, 24, 24), (0, 24, 24), (24, 24)):
+        with pytest.raises(ValueError, match="rows, nx, ny"):
+            random_ellipsoid_slab(bad, 0)

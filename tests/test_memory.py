@@ -20,11 +20,11 @@ from conftest import TINY
 GiB = 2**30
 
 
-def _saved_elements(config: UNetConfig, nx: int, ny: int) -> int:
+def _saved_elements(config: UNetConfig, nx: int, ny: int, nz: int = 1) -> int:
     """Elements of the tensors autograd saves in a forward pass (weights and input left out)."""
     net = UNet(config)
     own = {p.data_ptr() for p in net.parameters()}
-    z = torch.randn(1, 1, nx, ny)
+    z = torch.randn(1, 1, nx, ny) if config.dims == 2 else torch.randn(1, 1, nz, nx, ny)
     seen: dict[int, int] = {}
 
     def pack(t):
@@ -46,6 +46,12 @@ def _saved_elements(config: UNetConfig, nx: int, ny: int) -> int:
 def test_activation_elements_are_what_autograd_saves(config, shape):
     assert activation_elements(config, *shape) == _saved_elements(config, *shape)
     assert parameter_count(config) == sum(p.numel() for p in UNet(config).parameters())
+
+
+@pytest.mark.parametrize("nz", [1, 5, 8])
+def test_activation_elements_of_a_3d_network_on_a_slab(nz):
+    config = UNetConfig(channels=(8, 8, 16), skip_channels=(0, 4, 4), dims=3)
+    assert activation_elements(config, 20, 17, nz) == _saved_elements(config, 20, 17, nz)
 
 
 def test_the_estimate_grows_with_the_image():

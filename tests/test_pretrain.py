@@ -256,3 +256,52 @@ def test_command_line(tmp_path, capsys):
     assert meta["arguments"]["blur"] == 1.0
     assert np.allclose(meta["arguments"]["theta"], THETA)
     assert json.loads(json.dumps(meta)) == meta
+
+
+def test_3d_pairs_are_slabs_scaled_as_the_engines_dims3():
+    g = Geometry(THETA, 24, beam="parallel")
+    op = get_operator(g)
+    pairs = simulate_pairs(op, seed=2, indices=[0, 1], noise=0.05, slab=4)
+    assert pairs["input"].shape == pairs["target"].shape == (2, 1, 4, 24, 24)
+    assert pairs["sinogram"].shape == (2, 4, 24, 24)
+    # The engine's dims=3 normalisation of the same slab: one scale, its FBP.
+    batch = SliceBatch(pairs["sinogram"][1].numpy(), [g] * 4, Options(dims=3, device=torch.device("cpu")))
+    torch.testing.assert_close(batch.scale, pairs["scale"][1].expand(4))
+    torch.testing.assert_close(batch.fbp, pairs["input"][1, 0])
+    from tomopy_dip.learning.phantoms import random_ellipsoid_slab, sample_rng
+
+    x = random_ellipsoid_slab((4, 24, 24), sample_rng(2, 1, "train"))
+    torch.testing.assert_close(pairs["target"][1, 0] * pairs["scale"][1], torch.from_numpy(x))
+    resid = pairs["sinogram"][1] - op(torch.from_numpy(x))
+    level = resid.std((-2, -1)) / op(torch.from_numpy(x)).abs().mean((-2, -1))
+    assert float(level.std()) < 0.01 and abs(float(level.mean()) - 0.05) < 0.01  # one level per slab
+
+
+def test_3d_pretraining_learns_and_edip_takes_its_checkpoint(tmp_path):
+    out = tomopy_dip.pretrain(THETA, 24, out=tmp_path / "v.safetensors", num_steps=100, val_every=25,
+                              checkpoint_every=0, batch_size=4, val_size=4, lr_max=1e-2, progress=False,
+                              channels=(8, 8, 8), skip_channels=(0, 4, 4), dims=3, slab=4)
+    ckpt = load_checkpoint(out)
+    assert ckpt.dims == 3 and ckpt.config.dims == 3 and ckpt.metadata["data"]["slab"] == 4
+    hist = _state(out)["history"]["val_psnr"]
+    assert hist[-1] > hist[0] + 5 and hist[-1] > ckpt.metadata["training"]["val_psnr_fbp"] - 3
+    from tomopy_dip.learning.phantoms import random_ellipsoid_slab
+    from tomopy_dip.physics.measurement import simulate
+
+    sino = simulate(random_ellipsoid_slab((4, 24, 24), 9), THETA, noise=0.02)
+    rec = tomopy_dip.reconstruct(sino, THETA, method="edip", dims=3, checkpoint=out, num_iter=2, stop="none",
+                                 progress=False)
+    assert rec.images.shape == (4, 24, 24) and np.isfinite(rec.images).all()
+    with pytest.raises(ValueError, match="holds a 3-D network, the fit asks for dims=2"):
+        tomopy_dip.reconstruct(sino, THETA, method="edip", checkpoint=out, num_iter=1, progress=False)
+
+
+def test_3d_arguments(tmp_path):
+    with pytest.raises(ValueError, match="phantoms must be 'ellipses'"):
+        tomopy_dip.pretrain(THETA, 24, out=tmp_path / "a.safetensors", dims=3, phantoms="holed_discs", **FAST)
+    with pytest.raises(ValueError, match="slab is a dims=3 argument"):
+        tomopy_dip.pretrain(THETA, 24, out=tmp_path / "a.safetensors", slab=4, **FAST)
+    with pytest.raises(ValueError, match="must not exceed"):
+        tomopy_dip.pretrain(THETA, 24, out=tmp_path / "a.safetensors", dims=3, slab=32, **FAST)
+    with pytest.raises(ValueError, match="dims"):
+        tomopy_dip.pretrain(THETA, 24, out=tmp_path / "a.safetensors", dims=4, **FAST)

@@ -66,6 +66,9 @@ class UNetConfig:
         GroupNorm groups in the main convolutions.
     out_activation : {"none", "sigmoid"}
         Output non-linearity.
+    dims : {2, 3}
+        2: images ``(N, C, H, W)``; 3: volumes ``(N, C, D, H, W)`` (3-D convolutions, strides and
+        trilinear up-sampling; a slab of ``D`` slices fitted by one network).
     """
 
     channels: tuple[int, ...] = (DEFAULT_WIDTH,) * 4
@@ -73,6 +76,7 @@ class UNetConfig:
     in_channels: int = 1
     norm_groups: int | None = None
     out_activation: str = "sigmoid"
+    dims: int = 2
 
     def __post_init__(self) -> None:
         ch = tuple(int(c) for c in self.channels)
@@ -93,6 +97,8 @@ class UNetConfig:
             )
         if self.out_activation not in ("none", "sigmoid"):
             raise ValueError(f"out_activation must be 'none' or 'sigmoid', got {self.out_activation!r}")
+        if self.dims not in (2, 3):
+            raise ValueError(f"dims must be 2 or 3, got {self.dims!r}")
 
     @property
     def scales(self) -> int:
@@ -134,7 +140,7 @@ class UNetConfig:
     @classmethod
     def from_dict(cls, d: dict) -> "UNetConfig":
         known = {k: d[k] for k in ("channels", "skip_channels", "in_channels", "norm_groups",
-                                   "out_activation") if k in d}
+                                   "out_activation", "dims") if k in d}
         return cls(**known)
 
 
@@ -202,22 +208,36 @@ def default_skip_channels(scales: int, image_input: bool) -> tuple[int, ...]:
     return tuple(0 if image_input and k < 2 else 4 for k in range(scales))
 
 
-class _Conv(nn.Conv2d):
-    """A convolution holding ``m`` independent copies (grouped)."""
+class _Copies:
+    """A convolution holding ``m`` independent copies (grouped); mixed into Conv2d / Conv3d."""
 
-    def __init__(self, m: int, cin: int, cout: int, k: int, stride: int = 1):
-        super().__init__(m * cin, m * cout, k, stride=stride, padding=k // 2, groups=m)
+    def _setup(self, m: int, cin: int, cout: int) -> None:
         self.m, self.cin, self.cout = m, cin, cout
 
     def init_copy(self, index: int, gen: torch.Generator) -> None:
-        """PyTorch's default Conv2d initialisation for copy ``index``."""
-        fan_in = self.cin * self.kernel_size[0] * self.kernel_size[1]
+        """PyTorch's default convolution initialisation for copy ``index``."""
+        fan_in = self.cin * math.prod(self.kernel_size)
         bound = 1.0 / math.sqrt(fan_in)  # kaiming_uniform(a=sqrt(5)) and the bias bound agree
         sl = slice(index * self.cout, (index + 1) * self.cout)
         with torch.no_grad():
             w = torch.empty(self.weight[sl].shape).uniform_(-bound, bound, generator=gen)
             self.weight[sl] = w
             self.bias[sl] = torch.empty(self.cout).uniform_(-bound, bound, generator=gen)
+
+
+class _Conv(_Copies, nn.Conv2d):
+    def __init__(self, m: int, cin: int, cout: int, k: int, stride: int = 1):
+        super().__init__(m * cin, m * cout, k, stride=stride, padding=k // 2, groups=m)
+        self._setup(m, cin, cout)
+
+
+class _Conv3(_Copies, nn.Conv3d):
+    def __init__(self, m: int, cin: int, cout: int, k: int, stride: int = 1):
+        super().__init__(m * cin, m * cout, k, stride=stride, padding=k // 2, groups=m)
+        self._setup(m, cin, cout)
+
+
+_CONVS = {2: _Conv, 3: _Conv3}
 
 
 def _norm(m: int, groups: int | None, ch: int) -> nn.GroupNorm:
@@ -230,29 +250,32 @@ def _act() -> nn.LeakyReLU:
 
 def _cat(m: int, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """Concatenate channels model by model."""
-    n, _, h, w = a.shape
-    return torch.cat([a.reshape(n, m, -1, h, w), b.reshape(n, m, -1, h, w)], 2).reshape(n, -1, h, w)
+    n, _, *spatial = a.shape
+    return torch.cat([a.reshape(n, m, -1, *spatial), b.reshape(n, m, -1, *spatial)], 2).reshape(n, -1, *spatial)
 
 
 class _Block(nn.Sequential):
-    def __init__(self, m, g, cin, cout, stride):
-        super().__init__(_Conv(m, cin, cout, 3, stride), _norm(m, g, cout), _act(),
-                         _Conv(m, cout, cout, 3), _norm(m, g, cout), _act())
+    def __init__(self, m, g, cin, cout, stride, dims=2):
+        conv = _CONVS[dims]
+        super().__init__(conv(m, cin, cout, 3, stride), _norm(m, g, cout), _act(),
+                         conv(m, cout, cout, 3), _norm(m, g, cout), _act())
 
 
 class _Up(nn.Module):
-    def __init__(self, m, g, cin, cout, skip_in, skip):
+    def __init__(self, m, g, cin, cout, skip_in, skip, dims=2):
         super().__init__()
+        conv = _CONVS[dims]
         self.m, self.skip = m, skip
+        self.mode = "bilinear" if dims == 2 else "trilinear"
         if skip:
-            self.skip_conv = nn.Sequential(_Conv(m, skip_in, skip, 1), _norm(m, 1, skip), _act())
+            self.skip_conv = nn.Sequential(conv(m, skip_in, skip, 1), _norm(m, 1, skip), _act())
         self.conv = nn.Sequential(
-            _norm(m, 1, cin + skip), _Conv(m, cin + skip, cout, 3), _norm(m, g, cout), _act(),
-            _Conv(m, cout, cout, 1), _norm(m, g, cout), _act(),
+            _norm(m, 1, cin + skip), conv(m, cin + skip, cout, 3), _norm(m, g, cout), _act(),
+            conv(m, cout, cout, 1), _norm(m, g, cout), _act(),
         )
 
     def forward(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
-        x = F.interpolate(x, size=skip.shape[-2:], mode="bilinear", align_corners=True)
+        x = F.interpolate(x, size=skip.shape[2:], mode=self.mode, align_corners=True)
         if self.skip:
             x = _cat(self.m, x, self.skip_conv(skip))
         return self.conv(x)
@@ -281,22 +304,23 @@ class UNet(nn.Module):
                  generators: Sequence[torch.Generator] | None = None):
         super().__init__()
         self.config, self.m = config, n_models
-        c, s, g, m = config.channels, config.skip_channels, config.norm_groups, n_models
-        self.inc = nn.Sequential(_Conv(m, config.in_channels, c[0], 3), _norm(m, g, c[0]), _act())
-        self.down = nn.ModuleList(_Block(m, g, c[i - 1], c[i], 2) for i in range(1, config.scales))
+        c, s, g, m, d = config.channels, config.skip_channels, config.norm_groups, n_models, config.dims
+        conv = _CONVS[d]
+        self.inc = nn.Sequential(conv(m, config.in_channels, c[0], 3), _norm(m, g, c[0]), _act())
+        self.down = nn.ModuleList(_Block(m, g, c[i - 1], c[i], 2, d) for i in range(1, config.scales))
         self.up = nn.ModuleList(
             # EDIP's indexing: the merge from scale k into scale k - 1 uses skip_channels[k]
-            _Up(m, g, c[-i], c[-i - 1], c[-i - 1], s[-i]) for i in range(1, config.scales)
+            _Up(m, g, c[-i], c[-i - 1], c[-i - 1], s[-i], d) for i in range(1, config.scales)
         )
-        self.outc = _Conv(m, c[0], 1, 1)
+        self.outc = conv(m, c[0], 1, 1)
         if generators is None:
             generators = [torch.Generator().manual_seed(i) for i in range(m)]
         if len(generators) != m:
             raise ValueError(f"need {m} generators, got {len(generators)}")
         for i, gen in enumerate(generators):
-            for conv in self.modules():
-                if isinstance(conv, _Conv):
-                    conv.init_copy(i, gen)
+            for mod in self.modules():
+                if isinstance(mod, _Copies):
+                    mod.init_copy(i, gen)
 
     # -- parameter groups ---------------------------------------------------------------
     def encoder(self) -> list[nn.Module]:

@@ -142,6 +142,13 @@ def _stop(v: Any) -> str:
     return choice_check("stop", tuple(STOPPERS))(v)
 
 
+def _dims(v: Any) -> int:
+    v = int_check("dims", 2)(v)
+    if v not in (2, 3):
+        raise ValueError(f"dims must be 2 or 3, got {v!r}")
+    return v
+
+
 def _memory(v: Any) -> int | None:
     if v is None:
         return None
@@ -234,7 +241,8 @@ _SHARED = [
     _kw("tv_kind", "anisotropic", choice_check("tv_kind", ("anisotropic", "isotropic")),
         "total variation: anisotropic (|dx| + |dy|) or isotropic (sqrt(dx^2 + dy^2))", str),
     _kw("select", "min_loss", lambda v: _select(v),
-        "which image to return: min_loss, last or average (moving average of the iterates)", str),
+        "which image to return: min_loss, last, average (moving average of the iterates) or variance "
+        "(the mean of the stop_window iterates of least moving variance, ES-WMV's choice)", str),
     _kw("stop", "plateau", lambda v: _stop(v),
         "stopping rule (num_iter is then a cap): plateau (the loss stopped improving), variance "
         "(the iterates stopped changing, ES-WMV) or none", str),
@@ -244,7 +252,7 @@ _SHARED = [
         "plateau: the fit stops when the lowest loss improved by less than this fraction over "
         "stop_patience iterations", float),
     _kw("stop_window", 50, int_check("stop_window", 2),
-        "variance: iterates in the moving variance", int),
+        "stop or select variance: iterates in the moving variance", int),
     _kw("seed", 0, _seed, "seed of the network and its input", int),
     _kw("device", None, _device, "torch device: cpu, cuda, cuda:1 (default: cuda when available)", str),
     _kw("progress", True, bool_check("progress"), "show a progress bar"),
@@ -268,6 +276,13 @@ _SHARED = [
         "no effect (kept for old scripts): every slice is fitted by its own network"),
     _kw("backend", "auto", choice_check("backend", BACKENDS), "projector backend: auto, matrix or astra", str),
     _kw("memory_limit", None, _memory, "bytes the projector's system matrix may use"),
+    _kw("dims", 2, _dims,
+        "2: every slice is fitted by its own 2-D U-Net; 3: the slices of the call are fitted together, "
+        "slab by slab, each slab by one 3-D U-Net", int),
+    _kw("slab", 16, int_check("slab", 1),
+        "dims=3: rows per slab (a call with more rows is fitted as overlapping slabs)", int),
+    _kw("slab_overlap", 4, int_check("slab_overlap", 0),
+        "dims=3: rows shared by neighbouring slabs, blended linearly (fewer than slab)", int),
     _kw("channels", None, _optional(_int_tuple("channels")),
         "U-Net feature channels per scale, e.g. 32,32,64,64,128 (default: 32 per scale, as many "
         "scales as bring the image to about 16 pixels: 4 at 128², 5 at 256²)", _int_list_text, "C1,C2,..."),
@@ -282,15 +297,18 @@ _SHARED = [
         "output rows (TomoPy's num_gridx; default: detector width)", int),
     _kw("num_gridy", None, _optional(int_check("num_gridy", 1)),
         "output columns (TomoPy's num_gridy; default: detector width)", int),
-    _kw("beam", "parallel", choice_check("beam", BEAMS), "beam: parallel or fanflat", str),
+    _kw("beam", "parallel", choice_check("beam", BEAMS),
+        "beam: parallel, fanflat or cone (cone: the rows are one volume, dims=3, ASTRA's CUDA projectors)", str),
     _kw("source_origin", None, _optional(float_check("source_origin", 0.0, strict=True)),
-        "fan beam: source to rotation axis, in image pixels", float),
+        "fan and cone beam: source to rotation axis, in image pixels", float),
     _kw("origin_detector", None, _optional(float_check("origin_detector", 0.0, strict=True)),
-        "fan beam: rotation axis to detector, in image pixels", float),
+        "fan and cone beam: rotation axis to detector, in image pixels", float),
     _kw("detector_spacing", None, _optional(float_check("detector_spacing", 0.0, strict=True)),
         "detector pixel pitch in image pixels (default 1)", float),
+    _kw("detector_row_spacing", None, _optional(float_check("detector_row_spacing", 0.0, strict=True)),
+        "cone beam: pitch of the detector rows in image pixels (default detector_spacing)", float),
     _kw("projector", None, _optional(choice_check("projector", sum(PROJECTORS.values(), ()))),
-        "ASTRA projector: line, linear, strip (parallel), line_fanflat (fan beam)", str),
+        "ASTRA projector: line, linear, strip (parallel), line_fanflat (fan beam), cuda3d (cone beam)", str),
 ]
 
 #: The keywords every method accepts, by name, in display order.
@@ -300,7 +318,7 @@ KEYWORDS: dict[str, Keyword] = {k.name: k for k in _SHARED}
 SHARED_KEYWORDS: tuple[str, ...] = tuple(KEYWORDS)
 
 _GEOMETRY_KEYWORDS = ("num_gridx", "num_gridy", "beam", "source_origin", "origin_detector",
-                      "detector_spacing", "projector")
+                      "detector_spacing", "projector", "detector_row_spacing")
 
 
 class _OptionsBase:
@@ -330,8 +348,8 @@ class _OptionsBase:
         skips = self.skip_channels
         if skips is None:
             skips = default_skip_channels(len(channels), self.network_input != "noise")
-        return UNetConfig(channels=channels, skip_channels=skips,
-                          norm_groups=self.norm_groups, out_activation=self.out_activation)
+        return UNetConfig(channels=channels, skip_channels=skips, norm_groups=self.norm_groups,
+                          out_activation=self.out_activation, dims=self.dims)
 
     def geometry_keywords(self) -> dict:
         """The keywords of :class:`~tomopy_dip.physics.geometry.Geometry`."""
@@ -384,6 +402,16 @@ def parse_options(kwargs: Mapping[str, Any], keywords: Mapping[str, Keyword],
     out = Options(**{k: v for k, v in clean.items() if k in shared},
                   extra={k: v for k, v in clean.items() if k not in shared})
     out.network((256, 256))  # validates channels / skip_channels / norm_groups together
+    if out.slab_overlap >= out.slab:
+        raise ValueError(f"slab_overlap ({out.slab_overlap}) must be smaller than slab ({out.slab})")
+    if out.beam == "cone":
+        if out.dims != 3:
+            raise ValueError("beam='cone' couples the rows of a scan (one volume, one 3-D U-Net): pass dims=3")
+        if out.backend == "matrix":
+            raise ValueError("beam='cone' has no system matrix: backend must be 'auto' or 'astra'")
+        from tomopy_dip.physics.projector import require_cone_cuda
+
+        require_cone_cuda(out.device)
     return out
 
 

@@ -23,7 +23,7 @@ def _print_list(args: argparse.Namespace) -> int:
         return 0
     for r in rows:
         psnr = "" if r["val_psnr"] is None else f", validation PSNR {r['val_psnr']:.2f} dB"
-        print(f"{r['name']}: {r['beam']} beam, {r['views'][0]}-{r['views'][1]} views over "
+        print(f"{r['name']}: {r['dims']}-D U-Net, {r['beam']} beam, {r['views'][0]}-{r['views'][1]} views over "
               f"{r['arc_degrees']:g}°, images {r['sizes'][0]}-{r['sizes'][1]} px{psnr}, "
               f"{r['file_size'] / 1e6:.1f} MB\n    {r['description']}")
     return 0

@@ -49,7 +49,7 @@ def _run_cli(args: argparse.Namespace) -> int:
         skip_channels=args.skip_channels, norm_groups=args.norm_groups,
         out_activation=args.out_activation, serves=serves, device=args.device,
         backend=args.backend, threads=args.threads, progress=not args.no_progress,
-        command=command, description=args.description, **beam,
+        command=command, description=args.description, dims=args.dims, slab=args.slab, **beam,
     )
     print(path)
     return 0
@@ -99,6 +99,9 @@ def add_cli(subparsers: "argparse._SubParsersAction") -> argparse.ArgumentParser
     t.add_argument("--filter-name", default="hann", choices=FILTERS)
     t.add_argument("--phantoms", default="ellipses", choices=tuple(PHANTOM_FAMILIES),
                    help="training phantoms: EDIP's random ellipses (default) or discs with holes")
+    t.add_argument("--dims", type=int, default=2, choices=(2, 3),
+                   help="2: a 2-D U-Net on slices; 3: a 3-D U-Net on slabs of random ellipsoids")
+    t.add_argument("--slab", type=int, help="--dims 3: rows per training slab (default 16)")
     t.add_argument("--channels", type=int, nargs="+")
     t.add_argument("--skip-channels", type=int, nargs="+")
     t.add_argument("--norm-groups", type=int)

@@ -187,6 +187,9 @@ def _run(method: Method, tomo: Any, theta: Any, center: Any, slice_offset: int |
     sino, th, two_d = check_sinograms(tomo, theta)
     nslices, _, ndet = sino.shape
     centers = slice_centers(center, nslices, ndet, options.beam)
+    if options.beam == "cone" and np.unique(centers).size > 1:
+        raise ValueError(f"beam='cone': the scan has one rotation centre, got {np.unique(centers).size} "
+                         "different values in center")
     geoms = slice_geometries(th, ndet, centers, options)
     network = options.network(geoms[0].shape_image)
     network.check_image(geoms[0].shape_image)
@@ -194,6 +197,9 @@ def _run(method: Method, tomo: Any, theta: Any, center: Any, slice_offset: int |
     # The pretrained start, resolved once per call (and before any work: a bad checkpoint fails here).
     if options.init_network is not None:
         pretrained = options.init_network
+        if pretrained.config.dims != options.dims:
+            raise ValueError(f"init_network is a {pretrained.config.dims}-D network, the fit asks for "
+                             f"dims={options.dims}")
     else:
         pretrained = method.load_network(options, geoms[0]) if method.load_network is not None else None
     if pretrained is not None and pretrained[0] != network:
@@ -204,19 +210,23 @@ def _run(method: Method, tomo: Any, theta: Any, center: Any, slice_offset: int |
                       "its result does not depend on the other slices", FutureWarning, stacklevel=4)
     parts = []
     stopped = False
-    for i in range(nslices):
-        idx = [i]
+    # 2-D: one fit per slice; 3-D: one fit per slab; cone beam: the rows are one volume
+    groups = [[i] for i in range(nslices)] if options.dims == 2 else [list(range(nslices))] \
+        if options.beam == "cone" else slabs(nslices, options.slab, options.slab_overlap)
+    for idx in groups:
         with COMPUTE_LOCK:
             if interrupt.requested():  # checked under the lock: a thread waiting for it starts nothing
                 stopped = True
                 break
-            part = fit_batch(method, options, sino[idx], [geoms[i]], idx, pretrained)
+            part = fit_batch(method, options, sino[idx], [geoms[i] for i in idx], idx, pretrained)
         parts.append((idx, part))
         if part["interrupted"]:
             stopped = True
             break
     gx, gy = geoms[0].shape_image
     images = np.zeros((nslices, gx, gy), np.float32)
+    weight = np.zeros(nslices)
+    owner_weight = np.zeros(nslices)
     n_done = max((len(p["history"]["loss"]) for _, p in parts), default=0)
     keys = parts[0][1]["history"] if parts else ("loss", *HISTORY_TERMS, "seconds")
     history = {k: np.full((n_done, nslices), np.nan, np.float32) for k in keys}
@@ -226,15 +236,23 @@ def _run(method: Method, tomo: Any, theta: Any, center: Any, slice_offset: int |
     reasons = ["not_run"] * nslices
     ranges = np.full((nslices, 2), np.nan, np.float32)
     for idx, part in parts:
-        images[idx] = part["images"]
+        w = blend_weights(idx, nslices, options.slab_overlap) if options.dims == 3 else np.ones(len(idx))
+        images[idx] += w[:, None, None] * part["images"]
+        weight[idx] += w
+        own = [j for j, i in enumerate(idx) if w[j] > owner_weight[i]]  # the records of the heavier slab
+        rows = [idx[j] for j in own]
+        owner_weight[rows] = w[own]
         for key, v in part["history"].items():
-            history[key][: len(v), idx] = v
-        iteration[idx] = part["iteration"]
-        scale[idx] = part["scale"]
-        runs[idx] = len(part["history"]["loss"])
-        ranges[idx] = part["output_range"]
-        for i in idx:
+            history[key][:, rows] = np.nan
+            history[key][: len(v), rows] = v[:, own]
+        iteration[rows] = np.asarray(part["iteration"])[own]
+        scale[rows] = np.asarray(part["scale"])[own]
+        runs[rows] = len(part["history"]["loss"])
+        ranges[rows] = np.asarray(part["output_range"])[own]
+        for i in rows:
             reasons[i] = part["stop_reason"]
+    fitted = weight > 0
+    images[fitted] /= weight[fitted, None, None].astype(np.float32)
     _check_divergence(method, options, reasons, runs)
     if stopped:
         _warn_stopped(method, reasons, runs, slice_offset)
@@ -242,9 +260,47 @@ def _run(method: Method, tomo: Any, theta: Any, center: Any, slice_offset: int |
         images = images[0]
     networks = [None] * nslices
     for idx, part in parts:
-        networks[idx[0]] = part["network"]
+        for i in idx:  # 3-D: the slab's slices share one network (the last slab's in an overlap)
+            networks[i] = part["network"]
     return Reconstruction(images, history, iteration, scale, stopped, geoms, runs, reasons, ranges,
                           networks if options.keep_network else [])
+
+
+def slabs(n: int, size: int, overlap: int) -> list[list[int]]:
+    """The slabs of ``dims=3``: ``n`` rows in runs of ``size`` rows, neighbours sharing
+    ``overlap`` rows, the last one ending at the last row. They depend on ``n`` and the two
+    keywords only.
+
+    Examples
+    --------
+    >>> [(s[0], s[-1]) for s in slabs(40, 16, 4)]
+    [(0, 15), (12, 27), (24, 39)]
+    >>> [(s[0], s[-1]) for s in slabs(20, 16, 4)], slabs(3, 16, 4)
+    ([(0, 15), (4, 19)], [[0, 1, 2]])
+    """
+    if n <= size:
+        return [list(range(n))]
+    step = size - overlap
+    starts = list(range(0, n - size, step)) + [n - size]
+    return [list(range(a, a + size)) for a in starts]
+
+
+def blend_weights(idx: list[int], n: int, overlap: int) -> np.ndarray:
+    """Weights of a slab's rows ``idx`` (of ``n``) where slabs overlap: a linear ramp over the
+    ``overlap`` rows at each inner edge, 1 elsewhere; overlapping ramps sum to about 1.
+
+    Examples
+    --------
+    >>> blend_weights(list(range(12, 28)), 40, 4)[:5].round(2).tolist()
+    [0.2, 0.4, 0.6, 0.8, 1.0]
+    """
+    j = np.arange(len(idx), dtype=np.float64)
+    w = np.ones(len(idx))
+    if overlap > 0 and idx[0] > 0:
+        w = np.minimum(w, (j + 1) / (overlap + 1))
+    if overlap > 0 and idx[-1] < n - 1:
+        w = np.minimum(w, (len(idx) - j) / (overlap + 1))
+    return w
 
 
 def _slices_text(ids: list[int]) -> str:
@@ -336,9 +392,10 @@ def reconstruct(tomo: Any, theta: Any, center: Any = None, method: str = "tv_dip
             Arithmetic of the network: ``"bfloat16"`` runs it under bfloat16 autocast
             (weights, loss and projector stay float32), 1.4x faster at 256² and 2.4x at 512²
             on CPUs with bfloat16 matrix units.
-        ``select`` ({"min_loss", "last", "average"}; method default)
-            Return the iterate of minimum loss, the last one, or a moving average of the
-            iterates (window ~100 iterations, :func:`average_weight`).
+        ``select`` ({"min_loss", "last", "average", "variance"}; method default)
+            Return the iterate of minimum loss, the last one, a moving average of the
+            iterates (window ~100 iterations, :func:`average_weight`), or the mean of the
+            ``stop_window`` iterates of least moving variance (ES-WMV's choice).
         ``init_network`` (:class:`~tomopy_dip.networks.FittedNetwork`, default None)
             Start every slice from this network (e.g. ``Reconstruction.networks[i]`` of the
             neighbouring slice, with ``keep_network=True``) instead of a random or pretrained
@@ -352,8 +409,14 @@ def reconstruct(tomo: Any, theta: Any, center: Any = None, method: str = "tv_dip
         ``network_input`` ({"noise", "fbp"}), ``clip_grad`` (1.0), ``filter_name`` ("hann"),
         ``batch_size``, ``backend`` ({"auto", "matrix", "astra"}), ``memory_limit`` (bytes),
         ``channels``, ``skip_channels``, ``norm_groups``, ``out_activation``,
-        ``num_gridx``, ``num_gridy``, ``beam`` ({"parallel", "fanflat"}), ``source_origin``,
-        ``origin_detector``, ``detector_spacing``, ``projector``.
+        ``dims`` (2: every slice fitted by its own 2-D U-Net; 3: the call's slices fitted
+        together, slab by slab, each slab by one 3-D U-Net: one data scale, one stopping
+        decision, results that depend on the slab), ``slab`` (16) and ``slab_overlap`` (4):
+        rows per slab and rows shared by neighbouring slabs, blended linearly
+        (:func:`slabs`, :func:`blend_weights`), ``num_gridx``, ``num_gridy``, ``beam``
+        ({"parallel", "fanflat", "cone"}; cone: the call is one volume, ``dims=3``, CUDA only),
+        ``source_origin``, ``origin_detector``, ``detector_spacing``, ``detector_row_spacing``
+        (cone beam), ``projector``.
 
         Method keywords: ``checkpoint``, ``mismatch`` and ``calibrate`` (EDIP, EDIP-FE;
         ``mismatch``, default "random": when no registered checkpoint suits the data, start from

@@ -46,7 +46,7 @@ class Fit:
         self.net, self.z, self.batch, self.options = net, z, batch, options
         self.slice_ids = list(slice_ids)
         self.params = list(net.parameters())
-        self.output: Callable[[torch.Tensor], torch.Tensor] = lambda inp: net(inp)[0]
+        self.output: Callable[[torch.Tensor], torch.Tensor] = lambda inp: self.unpack(net(self.pack(inp)))
         self.gain: torch.Tensor | None = None
         self.k, self.x, self.n_iter, self.n_done = 0, None, options.num_iter, 0
         self._input_listeners: list[Callable[[], None]] = []
@@ -56,6 +56,15 @@ class Fit:
         bounded = net.config.out_activation == "sigmoid"
         self._range = (lo[:, None, None], (hi - lo)[:, None, None]) \
             if bounded and bool(((lo != 0) | (hi != 1)).any()) else None
+
+    def pack(self, inp: torch.Tensor) -> torch.Tensor:
+        """The network's tensor for an input ``(1, B, nx, ny)``: itself (2-D, one copy per
+        slice in the channels), or ``(1, 1, B, nx, ny)`` (3-D: the slab as a volume)."""
+        return inp if self.net.config.dims == 2 else inp.unsqueeze(1)
+
+    def unpack(self, out: torch.Tensor) -> torch.Tensor:
+        """The images ``(B, nx, ny)`` of a network output (inverse of :meth:`pack`)."""
+        return out[0] if self.net.config.dims == 2 else out[0, 0]
 
     def forward(self, inp: torch.Tensor) -> torch.Tensor:
         """The images for input ``inp``, ``(B, nx, ny)``, float32 (the network runs under
@@ -105,8 +114,8 @@ class FrozenEncoder(Hook):
         def output(inp: torch.Tensor) -> torch.Tensor:
             if "features" not in cache:
                 with torch.no_grad():
-                    cache["features"] = net.encode(inp)
-            return net.decode(cache["features"])[0]
+                    cache["features"] = net.encode(fit.pack(inp))
+            return fit.unpack(net.decode(cache["features"]))
 
         fit.output = output
         fit.on_new_input(cache.clear)

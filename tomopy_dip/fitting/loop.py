@@ -44,12 +44,11 @@ def _make_network(method: Any, options: Any, batch: SliceBatch, seeds: Sequence[
     """The networks of a batch, one copy per slice seeded from the slice; ``start`` is a
     pretrained ``(UNetConfig, state dict)`` or None."""
     gens = [torch.Generator().manual_seed(s) for s in seeds]
+    config = start[0] if start is not None else options.network(batch.geoms[0].shape_image)
+    # 2-D: one copy per slice; 3-D: one network for the slab, seeded by its first slice
+    net = UNet(config, batch.B, gens) if config.dims == 2 else UNet(config, 1, gens[:1])
     if start is not None:
-        config, state = start[0], start[1]
-        net = UNet(config, batch.B, gens)
-        net.load_copy_state(state)
-    else:
-        net = UNet(options.network(batch.geoms[0].shape_image), batch.B, gens)
+        net.load_copy_state(start[1])
     return net.to(options.device), gens
 
 
@@ -108,7 +107,7 @@ def fit_batch(method: Any, options: Any, sino: np.ndarray, geoms: Sequence[Any],
     for hook in hooks:
         hook.setup(fit)
     terms = [t(options, batch) for t in method.losses]
-    selector = SELECTORS[options.select](batch)
+    selector = SELECTORS[options.select](batch, options)
     stopper = STOPPERS[options.stop](options, batch)
     opt = torch.optim.Adam(fit.params, lr=options.lr)
     # Linear warm-up: iteration k (from 0) uses lr * (k + 1) / lr_warmup. Adam's first updates
@@ -185,5 +184,6 @@ def fit_batch(method: Any, options: Any, sino: np.ndarray, geoms: Sequence[Any],
         "stop_reason": reason,
         "output_range": (batch.output_range * batch.scale[:, None]).cpu().numpy(),
         "network": FittedNetwork(net.config, net.copy_state(0), fit.z[0, 0].detach().cpu().clone()
-                                 if options.network_input == "noise" else None) if options.keep_network else None,
+                                 if options.network_input == "noise" and net.config.dims == 2 else None)
+        if options.keep_network else None,
     }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["image_gradient", "total_variation", "LossTerm", "DataFidelity", "TotalVariation", "Autoencoding",
+__all__ = ["image_gradient", "total_variation", "volume_total_variation", "LossTerm", "DataFidelity", "TotalVariation", "Autoencoding",
            "HISTORY_TERMS"]
 
 #: The loss terms every history records (zeros where a method does not use one).
@@ -55,6 +55,24 @@ def total_variation(x: torch.Tensor, isotropic: bool = False) -> torch.Tensor:
     return dh + dv
 
 
+def volume_total_variation(x: torch.Tensor, isotropic: bool = False) -> torch.Tensor:
+    """Total variation of a volume ``(D, H, W)`` (a slab of slices), per slice: as
+    :func:`total_variation`, with the forward difference along the slab (slice ``b + 1`` minus
+    slice ``b``, zero for the last) as a third component. The values sum to the volume's TV.
+
+    Examples
+    --------
+    >>> v = torch.zeros(3, 4, 4); v[2] = 1.0  # a step between slices 1 and 2
+    >>> volume_total_variation(v), volume_total_variation(v, isotropic=True)
+    (tensor([ 0., 16.,  0.]), tensor([ 0., 16.,  0.]))
+    """
+    dz = torch.zeros_like(x)
+    dz[:-1] = x[1:] - x[:-1]
+    if isotropic:
+        return torch.linalg.vector_norm(torch.cat([image_gradient(x), dz[None]]), dim=0).sum((-2, -1))
+    return total_variation(x) + dz.abs().sum((-2, -1))
+
+
 # ---------------------------------------------------------------------------- loss terms
 class LossTerm:
     """One term of the fitting loss, evaluated per slice.
@@ -93,7 +111,7 @@ class DataFidelity(LossTerm):
 class TotalVariation(LossTerm):
     """``tv_weight * TV(x) / N``: the continuum total variation (anisotropic or isotropic,
     ``tv_kind``), so that ``tv_weight`` means the same for any number of views, image size and
-    data units."""
+    data units; with ``dims=3`` that of the slab as a volume (:func:`volume_total_variation`)."""
 
     name = "tv"
 
@@ -101,10 +119,12 @@ class TotalVariation(LossTerm):
         super().__init__(options, batch)
         self.weight = options.tv_weight
         self.isotropic = options.tv_kind == "isotropic"
+        self.volume = options.dims == 3  # a slab: the differences between its slices count too
 
     def value(self, fit) -> torch.Tensor:
         if self.weight > 0:
-            return total_variation(fit.x, self.isotropic) / self.batch.n
+            tv = volume_total_variation if self.volume else total_variation
+            return tv(fit.x, self.isotropic) / self.batch.n
         return self._zeros(fit)
 
 

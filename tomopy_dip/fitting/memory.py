@@ -108,17 +108,19 @@ def format_bytes(n: float) -> str:
 
 
 # ---------------------------------------------------------------------------- the network
-def _scale_shapes(nx: int, ny: int, scales: int) -> list[int]:
-    """Pixels of each scale: stride-2 convolutions with padding 1 halve rounding up."""
-    shapes = [(nx, ny)]
+def _scale_shapes(nx: int, ny: int, scales: int, nz: int = 1) -> list[int]:
+    """Pixels (voxels) of each scale: stride-2 convolutions with padding 1 halve rounding up
+    (along ``nz`` too for a 3-D network)."""
+    shapes = [(nz, nx, ny)]
     for _ in range(1, scales):
-        h, w = shapes[-1]
-        shapes.append(((h + 1) // 2, (w + 1) // 2))
-    return [h * w for h, w in shapes]
+        d, h, w = shapes[-1]
+        shapes.append(((d + 1) // 2, (h + 1) // 2, (w + 1) // 2))
+    return [d * h * w for d, h, w in shapes]
 
 
-def activation_elements(config: UNetConfig, nx: int, ny: int) -> int:
-    """Elements of the feature maps one forward pass of one U-Net keeps for its backward pass.
+def activation_elements(config: UNetConfig, nx: int, ny: int, nz: int = 1) -> int:
+    """Elements of the feature maps one forward pass of one U-Net keeps for its backward pass
+    (a 3-D network: on a slab of ``nz`` slices).
 
     The outputs of every convolution and normalisation (the in-place LeakyReLU adds none), the
     up-sampled maps where no skip is concatenated to them (a concatenation keeps its result,
@@ -132,7 +134,7 @@ def activation_elements(config: UNetConfig, nx: int, ny: int) -> int:
     380.0
     """
     c, s = config.channels, config.skip_channels
-    pix = _scale_shapes(nx, ny, len(c))
+    pix = _scale_shapes(nx, ny, len(c), nz if config.dims == 3 else 1)
     total = 2 * c[0] * pix[0]  # input block: convolution, normalisation
     for i in range(1, len(c)):  # down-sampling blocks: two (convolution, normalisation)
         total += 4 * c[i] * pix[i]
@@ -271,9 +273,9 @@ def _options(method: Any, options: Any):
 
 
 def _geometry(options: Any, nproj: int, ndet: int):
-    from tomopy_dip.physics.geometry import Geometry
+    from tomopy_dip.physics.geometry import DIVERGENT, Geometry
 
-    span = 2 * np.pi if options.beam == "fanflat" else np.pi
+    span = 2 * np.pi if options.beam in DIVERGENT else np.pi
     return Geometry(np.linspace(0, span, nproj, endpoint=False), ndet, **options.geometry_keywords())
 
 
@@ -362,7 +364,9 @@ def estimate_memory(method: Any, options: Any, nproj: int, ndet: int, *, nslices
     pixels = gx * gy
     config = network if network is not None else options.network((gx, gy))
     precision = options.precision
-    elements = activation_elements(config, gx, gy)
+    # slices one fit holds at once (cone beam: the whole call is one volume)
+    slab = 1 if config.dims == 2 else int(nslices) if options.beam == "cone" else min(int(nslices), options.slab)
+    elements = activation_elements(config, gx, gy, slab)
     act = NETWORK_FIXED_BYTES + int(ACTIVATION_BYTES.get(precision, ACTIVATION_BYTES["float32"]) * elements)
     n_par = parameter_count(config)
     params = n_par * (16 + (2 if precision == "bfloat16" else 0))
@@ -371,7 +375,7 @@ def estimate_memory(method: Any, options: Any, nproj: int, ndet: int, *, nslices
     n_ops = min(len(distinct), _CACHE.size)
     backend = options.backend
     matrix = 0
-    if backend in ("auto", "matrix"):
+    if backend in ("auto", "matrix") and options.beam != "cone":  # cone beam: on the fly, on the GPU
         matrix = _matrix_bytes(g)
         if backend_choice or backend == "matrix":
             backend = _planned_backend(backend, matrix, options.memory_limit)
@@ -385,10 +389,10 @@ def estimate_memory(method: Any, options: Any, nproj: int, ndet: int, *, nslices
         projector, build = n_ops * 4 * (20 * pixels + 4 * sino), 0
     pad = 1 << max(6, math.ceil(math.log2(2 * ndet)))
     data = 4 * nslices * (sino + pixels)  # the call's float32 sinograms and its output images
-    data += 4 * (2 * sino + 8 * pixels)  # scaled data, FBP, input, iterate, selection, TV ...
+    data += 4 * slab * (2 * sino + 8 * pixels)  # scaled data, FBP, input, iterate, selection, TV ...
     data += 8 * nproj * (ndet + 3 * pad)  # the FBP's float64 filtering (before the fit)
-    if options.stop == "variance":
-        data += 8 * (options.stop_window + 2) * pixels
+    windows = (options.stop == "variance") + (options.select == "variance")  # ES-WMV's iterates
+    data += windows * (4 * options.stop_window + 16) * pixels * slab
     data += 6 * 4 * 2 * min(max(1024, options.num_iter), 20000)  # history (grows with the fit: a cap costs nothing)
     resident = 0
     if in_process:

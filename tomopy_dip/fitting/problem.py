@@ -187,12 +187,18 @@ class SliceBatch:
         for op, idx in self.groups:
             rec[idx] = fbp(y[idx], op, options.filter_name)
         s = data_scale(rec)
+        coupled = options.dims == 3  # one network for the slab: one scale and one range
+        if coupled:
+            s = s.max().expand(self.B).clone()
         self.scale = s
         self.y = y / s[:, None, None]
         self.fbp = rec / s[:, None, None]
         self.n = self.geoms[0].size
         self.device = dev
         self.output_range = output_range(self.fbp)
+        if coupled:
+            lo, hi = self.output_range[:, 0].min(), self.output_range[:, 1].max()
+            self.output_range = torch.stack([lo, hi]).expand(self.B, 2).clone()
 
     def operator_norms(self) -> torch.Tensor:
         """``||A||_2`` of each slice's operator, ``(B,)``."""

@@ -245,13 +245,14 @@ def _check_settings(center: Any, center_method: str, downsample: int, rows_per_t
     return int_check("downsample", 1)(downsample), int_check("rows_per_task", 1)(rows_per_task)
 
 
-def _memory(method: Any, options: Any, nproj: int, ndet: int) -> tuple[int | None, str]:
-    """The memory plan of one slice (refused here, before any work, when it cannot fit)."""
+def _memory(method: Any, options: Any, nproj: int, ndet: int, nslices: int = 1) -> tuple[int | None, str]:
+    """The memory plan of one fit of ``nslices`` slices (refused here, before any work, when it
+    cannot fit)."""
     try:
         from tomopy_dip.fitting import memory
     except ImportError:
         return None, ""
-    plan = memory.estimate_memory(method, options, nproj, ndet)
+    plan = memory.estimate_memory(method, options, nproj, ndet, nslices=nslices)
     memory.check_memory(plan)
     return int(plan.total), plan.text()
 
@@ -340,6 +341,8 @@ def reconstruct_file(path: str | os.PathLike, algorithm: str, *, out: str | os.P
         are identical to a run without it.
     rows_per_task : int
         Rows a task reads, fits and writes (task boundaries depend only on the selection).
+        With ``dims=3`` (keyword) a task's rows are fitted together (in slabs of ``slab`` rows,
+        the engine's), and a resumed run fits every row of a task that is not complete.
     warm_start : bool
         Neighbour warm start: within a task, each row starts from the network fitted to the row
         before it (the task's first row starts as usual), so results depend on
@@ -403,6 +406,10 @@ def reconstruct_file(path: str | os.PathLike, algorithm: str, *, out: str | os.P
                         downsample)
     nrows_file = source.shape()[1]
     rows = resolve_rows(slices, nrows_file, path)
+    if options.beam == "cone" and rows_per_task < len(rows):
+        raise SettingError("rows_per_task", f"beam='cone' reconstructs the selected rows together (one volume): "
+                           f"{{rows_per_task}} must be at least their number, {len(rows)}",
+                           rows_per_task=f"rows_per_task={rows_per_task}")
     if center_row is not None and not 0 <= center_row < len(rows):
         raise SettingError("center_row", f"{{center_row}} is outside the {len(rows)} selected rows",
                            center_row=f"center_row={center_row}")
@@ -413,10 +420,12 @@ def reconstruct_file(path: str | os.PathLike, algorithm: str, *, out: str | os.P
         f"angles {np.rad2deg(first.theta.min()):.1f}..{np.rad2deg(first.theta.max()):.1f} deg"
         + (f" ({first.theta_note})" if first.theta_note else ""))
     c_file, c_used, how = source.centre(first, center, center_method, 0)
+    coupled = warm_start or options.dims == 3  # a row's result depends on the other rows of its task
     settings = {"tomopy_dip_version": __version__, "algorithm": method.name,
                 "keywords": {k: v for k, v in keywords.items() if k != "callback"},
                 "source": source.settings(), "center": c_file, "center_used": c_used,
-                "center_source": how, **({"warm_start": True, "rows_per_task": rows_per_task} if warm_start else {})}
+                "center_source": how, **({"warm_start": True} if warm_start else {}),
+                **({"rows_per_task": rows_per_task} if coupled else {})}
     results = ResultDirectory(out, settings)
     say(f"Pre-processing: {', '.join(first.steps) or 'none'}; centre {_center_text(settings)}")
 
@@ -424,7 +433,7 @@ def reconstruct_file(path: str | os.PathLike, algorithm: str, *, out: str | os.P
     records: dict[int, dict] = {}
     if resume:
         records = {r: {**rec, "resumed": True} for r, rec in results.finished(rows).items()}
-    if warm_start:  # a row's start depends on the rows before it in its task: redo unfinished tasks whole
+    if coupled:  # redo unfinished tasks whole
         for group in tasks_of(rows, rows_per_task):
             if any(r not in records for r in group):
                 for r in group:
@@ -432,10 +441,10 @@ def reconstruct_file(path: str | os.PathLike, algorithm: str, *, out: str | os.P
     todo = [r for r in rows if r not in records]
     nproj, ndet = first.sinograms.shape[1:]
     grid = (options.num_gridx or ndet, options.num_gridy or ndet)
-    mem_bytes, mem_text = _memory(method, options, nproj, ndet)
+    mem_bytes, mem_text = _memory(method, options, nproj, ndet, rows_per_task if options.dims == 3 else 1)
     the_plan = ScanPlan(rows, todo, nproj, ndet, grid, method.name, options.num_iter, mem_bytes, mem_text,
                         workers=_workers(scheduler))
-    if plan and todo:
+    if plan and todo and options.dims == 2:  # (a slice's time says nothing of a 3-D slab's)
         the_plan.seconds_per_iteration = _timed_iterations(first.sinograms[0], first.theta, c_used,
                                                            method.name, settings["keywords"])
     timings["prepare"] = time.perf_counter() - t_all

@@ -80,11 +80,12 @@ class Task:
     warm_start: bool = False
 
 
-def _record(row: int, res: Any, seconds: float, status: str) -> dict[str, Any]:
-    return {"row": int(row), "status": status, "iterations": int(res.iterations_run[0]),
-            "stop_reason": res.stop_reason[0], "iteration_returned": int(np.atleast_1d(res.iteration)[0]),
-            "seconds": round(float(seconds), 3), "scale": float(res.scale[0]),
-            "output_range": [float(v) for v in res.output_range[0]]}
+def _record(row: int, res: Any, seconds: float, status: str, i: int = 0) -> dict[str, Any]:
+    """The record of ``row``, slice ``i`` of ``res``."""
+    return {"row": int(row), "status": status, "iterations": int(res.iterations_run[i]),
+            "stop_reason": res.stop_reason[i], "iteration_returned": int(np.atleast_1d(res.iteration)[i]),
+            "seconds": round(float(seconds), 3), "scale": float(res.scale[i]),
+            "output_range": [float(v) for v in res.output_range[i]]}
 
 
 def _fbp_image(res: Any, sino: np.ndarray, filter_name: str) -> np.ndarray:
@@ -116,6 +117,8 @@ def run_task(task: Task, on_slice: Callable[[dict], None] | None = None) -> dict
         torch.set_num_threads(int(task.threads))
     results = ResultDirectory(task.out, task.settings)
     scan = task.source.read(task.rows)
+    if task.keywords.get("dims") == 3:
+        return _run_slab(task, results, scan, on_slice)
     records: list[dict] = []
     previews: dict[int, np.ndarray] = {}
     stopped = False
@@ -147,6 +150,37 @@ def run_task(task: Task, on_slice: Callable[[dict], None] | None = None) -> dict
         if on_slice is not None:
             on_slice(record)
     return {"records": records, "fbp": previews, "interrupted": stopped}
+
+
+def _run_slab(task: Task, results: Any, scan: Any, on_slice: Callable[[dict], None] | None) -> dict[str, Any]:
+    """``dims=3``: the task's rows are fitted together by 3-D networks (one call). All of them are
+    fitted, finished or not, so that a row's result does not depend on an earlier run; the rows
+    of ``task.todo`` are written. An interrupted slab writes nothing."""
+    from tomopy_dip.fitting import interrupt
+    from tomopy_dip.fitting.engine import reconstruct
+
+    if interrupt.requested():
+        return {"records": [{"row": int(r), "status": "not_run"} for r in task.todo], "fbp": {},
+                "interrupted": True}
+    t0 = time.perf_counter()
+    res = reconstruct(scan.sinograms, scan.theta, center=task.center, method=task.algorithm,
+                      progress=task.progress, **task.keywords)
+    seconds = (time.perf_counter() - t0) / len(task.rows)
+    records, previews = [], {}
+    for i, row in enumerate(task.rows):
+        if row not in task.todo:
+            continue
+        if res.interrupted:
+            record = _record(row, res, seconds, "interrupted", i)
+        else:
+            record = {**_record(row, res, seconds, "done", i), "file": results.slice_path(row).name}
+            results.write_slice(row, res.images[i], record, {k: v[:, i] for k, v in res.history.items()})
+            if row in task.preview:
+                previews[row] = _fbp_image(res, scan.sinograms[i], task.keywords.get("filter_name", "hann"))
+        records.append(record)
+        if on_slice is not None:
+            on_slice(record)
+    return {"records": records, "fbp": previews, "interrupted": bool(res.interrupted)}
 
 
 # ---------------------------------------------------------------------------- schedulers

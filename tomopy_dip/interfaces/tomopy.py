@@ -165,7 +165,10 @@ def recon(tomo: Any, theta: Any, center: Any = None, sinogram_order: bool = Fals
         Initial content of the output array (TomoPy semantics; the DIP methods overwrite it).
     ncore, nchunk : int, optional
         Threads and slices per call, as in TomoPy (``nchunk=0``: one 2-D call per slice).
-        Fitting is serialised across threads, so results and core usage do not depend on them.
+        Fitting is serialised across threads, so results and core usage do not depend on them
+        with ``dims=2``. With ``dims=3`` each call's slices are fitted together in
+        overlapping slabs (default: all slices in one call; through ``tomopy.recon`` pass
+        ``ncore=1`` for that).
     **kwargs
         Passed to the algorithm (e.g. ``num_iter``, ``num_gridx``).
 
@@ -226,8 +229,8 @@ def recon(tomo: Any, theta: Any, center: Any = None, sinogram_order: bool = Fals
     if out.shape != (nslices, gx, gy):
         raise ValueError(f"init_recon must have shape {(nslices, gx, gy)}, got {out.shape}")
     ncore = ncore or os.cpu_count() or 1
-    if nchunk is None:
-        nchunk = max(1, math.ceil(nslices / ncore))
+    if nchunk is None:  # dims=3: the call's slices are one slab, as through tomopy.recon(ncore=1)
+        nchunk = nslices if kwargs.get("dims") == 3 else max(1, math.ceil(nslices / ncore))
     kwargs.update(num_gridx=gx, num_gridy=gy)
     if nchunk == 0:
         calls = [(i, arr[i], centers[i], out[i]) for i in range(nslices)]

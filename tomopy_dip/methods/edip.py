@@ -83,7 +83,7 @@ def load_network(options: Any, geometry: Geometry) -> tuple[UNetConfig, dict] | 
     TypeError
         ``checkpoint`` is neither a name nor a path.
     """
-    ckpt = resolve_checkpoint(options.checkpoint, geometry, options.mismatch)
+    ckpt = resolve_checkpoint(options.checkpoint, geometry, options.mismatch, options.dims)
     if ckpt is None:
         return None
     defaults = {name: KEYWORDS[name].default for name in _NETWORK_FIELDS}

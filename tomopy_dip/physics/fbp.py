@@ -72,7 +72,9 @@ def ramp_filter(sino: torch.Tensor, spacing: float = 1.0, filter_name: str = "ra
 
 
 def fbp(sino: torch.Tensor, op: RayTransform, filter_name: str = "ramp") -> torch.Tensor:
-    """Filtered backprojection of ``(B, nproj, ndet)`` (or 2-D) sinograms.
+    """Filtered backprojection of ``(B, nproj, ndet)`` (or 2-D) sinograms; with cone beam the
+    ``B`` sinograms are the detector rows of one scan, and this is FDK's reconstruction (its
+    cosine weighting, the ramp filter along the rows, the backprojection).
 
     Parameters
     ----------
@@ -104,11 +106,19 @@ def fbp(sino: torch.Tensor, op: RayTransform, filter_name: str = "ramp") -> torc
     if squeeze:
         sino = sino.unsqueeze(0)
     with torch.no_grad():
-        if g.beam == "fanflat":
+        if g.beam in ("fanflat", "cone"):
+            # Each ray weighted by the cosine of its angle to the central ray (cone beam: FDK's
+            # weighting, the rows of the batch being the detector rows).
             u = torch.as_tensor(
                 (np.arange(g.ndet) - g.center) * g.spacing_at_axis, dtype=sino.dtype, device=sino.device
             )
-            sino = sino * (g.source_origin / torch.sqrt(g.source_origin**2 + u**2))
+            r2 = u**2
+            if g.beam == "cone":
+                rows = sino.shape[0]
+                v = torch.as_tensor((np.arange(rows) - (rows - 1) / 2.0) * g.detector_row_spacing / g.magnification,
+                                    dtype=sino.dtype, device=sino.device)
+                r2 = r2 + v[:, None, None] ** 2
+            sino = sino * (g.source_origin / torch.sqrt(g.source_origin**2 + r2))
         filtered = ramp_filter(sino, g.spacing_at_axis, filter_name)
         # pi / nproj: 180 deg parallel scans, and 360 deg scans (parallel or fan) counted twice.
         # A partial parallel scan weights each view by its angular step.

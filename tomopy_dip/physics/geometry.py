@@ -17,6 +17,13 @@ algorithm="gridrec")``:
 For fan beam (``beam="fanflat"``) the distances ``source_origin`` and ``origin_detector`` and
 the ``detector_spacing`` are in units of reconstruction pixels; ``center`` is then the detector
 position (in pixels, same convention) hit by the central ray through the rotation axis.
+
+Cone beam (``beam="cone"``) is the fan beam of every row at once: the same distances and
+``center``, plus the pitch of the detector rows ``detector_row_spacing``. Its rows cannot be
+reconstructed one by one: a cone :class:`Geometry` describes the whole scan, its operator maps a
+volume of as many slices (unit voxels, slice ``k`` at height ``k - (nslices - 1) / 2`` above the
+source's plane) as the data have detector rows (row ``r`` at the same height, magnified), by
+ASTRA's 3-D CUDA projectors (:meth:`Geometry.astra_cone_geoms`).
 """
 
 from __future__ import annotations
@@ -30,12 +37,16 @@ import numpy as np
 
 __all__ = ["Geometry", "BEAMS", "FAN_KEYWORDS", "default_center", "check_center"]
 
-BEAMS = ("parallel", "fanflat")
+BEAMS = ("parallel", "fanflat", "cone")
 FAN_KEYWORDS = ("source_origin", "origin_detector", "detector_spacing")
 
 #: ASTRA CPU projector used by default for each beam type.
-DEFAULT_PROJECTOR = {"parallel": "linear", "fanflat": "line_fanflat"}
-PROJECTORS = {"parallel": ("line", "linear", "strip"), "fanflat": ("line_fanflat",)}  # ASTRA 2.5: strip_fanflat rejects fanflat_vec
+DEFAULT_PROJECTOR = {"parallel": "linear", "fanflat": "line_fanflat", "cone": "cuda3d"}
+PROJECTORS = {"parallel": ("line", "linear", "strip"), "fanflat": ("line_fanflat",),  # ASTRA 2.5: strip_fanflat rejects fanflat_vec
+              "cone": ("cuda3d",)}
+
+#: Beams with a source at a finite distance (``source_origin``, ``origin_detector``).
+DIVERGENT = ("fanflat", "cone")
 
 
 def _positive_float(name: str, value: Any) -> float:
@@ -50,14 +61,14 @@ def _positive_float(name: str, value: Any) -> float:
 
 def default_center(ndet: int, beam: str = "parallel") -> float:
     """The rotation centre when none is given: ``ndet / 2`` for parallel beam (TomoPy's
-    default), the detector's middle ``(ndet - 1) / 2`` for fan beam.
+    default), the detector's middle ``(ndet - 1) / 2`` for fan and cone beam.
 
     Examples
     --------
     >>> default_center(64), default_center(64, "fanflat")
     (32.0, 31.5)
     """
-    return (ndet - 1) / 2.0 if beam == "fanflat" else ndet / 2.0
+    return (ndet - 1) / 2.0 if beam in DIVERGENT else ndet / 2.0
 
 
 def check_center(center: Any, ndet: int) -> float:
@@ -103,15 +114,18 @@ class Geometry:
         1) / 2`` (the detector's middle) for fan beam.
     num_gridx, num_gridy : int, optional
         Output grid rows and columns; default ``ndet``.
-    beam : {"parallel", "fanflat"}
+    beam : {"parallel", "fanflat", "cone"}
         Beam type.
     source_origin, origin_detector, detector_spacing : float, optional
-        Fan-beam distances and detector pixel pitch, in reconstruction-pixel units. Required
-        for ``beam="fanflat"``; ``detector_spacing`` defaults to 1 for parallel beam.
+        Fan- and cone-beam distances and detector pixel pitch, in reconstruction-pixel units.
+        Required for ``beam="fanflat"`` and ``"cone"``; ``detector_spacing`` defaults to 1.
+    detector_row_spacing : float, optional
+        Cone beam: pitch of the detector rows in reconstruction-pixel units (default
+        ``detector_spacing``).
     projector : str, optional
         ASTRA CPU projector type (``"line"``, ``"linear"``, ``"strip"`` for parallel beam,
         ``"line_fanflat"`` for fan beam; ASTRA 2.5's ``strip_fanflat`` refuses the shifted
-        ``fanflat_vec`` geometries that carry the centre).
+        ``fanflat_vec`` geometries that carry the centre; ``"cuda3d"`` for cone beam).
 
     Examples
     --------
@@ -131,6 +145,7 @@ class Geometry:
     origin_detector: float | None = None
     detector_spacing: float | None = None
     projector: str | None = None
+    detector_row_spacing: float | None = None
     key: str = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -143,7 +158,7 @@ class Geometry:
         ndet = _grid_size("ndet", self.ndet)
         if self.beam not in BEAMS:
             raise ValueError(f"beam must be one of {BEAMS}, got {self.beam!r}")
-        fan = self.beam == "fanflat"
+        fan = self.beam in DIVERGENT
         center = default_center(ndet, self.beam) if self.center is None else check_center(self.center, ndet)
         nx = ndet if self.num_gridx is None else _grid_size("num_gridx", self.num_gridx)
         ny = ndet if self.num_gridy is None else _grid_size("num_gridy", self.num_gridy)
@@ -151,7 +166,7 @@ class Geometry:
             missing = [k for k in ("source_origin", "origin_detector") if getattr(self, k) is None]
             if missing:
                 raise ValueError(
-                    f"beam='fanflat' needs {' and '.join(missing)} (in reconstruction-pixel units)"
+                    f"beam={self.beam!r} needs {' and '.join(missing)} (in reconstruction-pixel units)"
                 )
             so = _positive_float("source_origin", self.source_origin)
             od = _positive_float("origin_detector", self.origin_detector)
@@ -164,11 +179,18 @@ class Geometry:
         else:
             extra = [k for k in ("source_origin", "origin_detector") if getattr(self, k) is not None]
             if extra:
-                raise ValueError(f"{', '.join(extra)} only apply to beam='fanflat'")
+                raise ValueError(f"{', '.join(extra)} only apply to beam='fanflat' or 'cone'")
             so = od = None
         spacing = 1.0 if self.detector_spacing is None else _positive_float(
             "detector_spacing", self.detector_spacing
         )
+        if self.beam == "cone":
+            row_spacing = spacing if self.detector_row_spacing is None else _positive_float(
+                "detector_row_spacing", self.detector_row_spacing)
+        elif self.detector_row_spacing is not None:
+            raise ValueError("detector_row_spacing only applies to beam='cone'")
+        else:
+            row_spacing = None
         projector = self.projector or DEFAULT_PROJECTOR[self.beam]
         if projector not in PROJECTORS[self.beam]:
             raise ValueError(
@@ -178,11 +200,12 @@ class Geometry:
         for name, value in (
             ("theta", theta), ("ndet", ndet), ("center", center), ("num_gridx", nx),
             ("num_gridy", ny), ("source_origin", so), ("origin_detector", od),
-            ("detector_spacing", spacing), ("projector", projector),
+            ("detector_spacing", spacing), ("projector", projector), ("detector_row_spacing", row_spacing),
         ):
             object.__setattr__(self, name, value)
         digest = hashlib.sha1(theta.tobytes())
-        digest.update(repr((ndet, center, nx, ny, self.beam, so, od, spacing, projector)).encode())
+        digest.update(repr((ndet, center, nx, ny, self.beam, so, od, spacing, projector)
+                           + ((row_spacing,) if row_spacing is not None else ())).encode())
         object.__setattr__(self, "key", digest.hexdigest())
 
     # ------------------------------------------------------------------ basic properties
@@ -229,11 +252,13 @@ class Geometry:
         fields = {
             k: getattr(self, k)
             for k in ("theta", "ndet", "center", "num_gridx", "num_gridy", "beam", "source_origin",
-                      "origin_detector", "detector_spacing", "projector")
+                      "origin_detector", "detector_spacing", "projector", "detector_row_spacing")
         }
         if self.beam == "parallel" and changes.get("beam", "parallel") == "parallel":
             fields.pop("source_origin")
             fields.pop("origin_detector")
+        if changes.get("beam", self.beam) != "cone":
+            fields.pop("detector_row_spacing")
         fields.update(changes)
         return Geometry(**fields)
 
@@ -274,6 +299,7 @@ class Geometry:
             "origin_detector": self.origin_detector,
             "detector_spacing": self.detector_spacing,
             "projector": self.projector,
+            **({"detector_row_spacing": self.detector_row_spacing} if self.beam == "cone" else {}),
         }
 
     # ------------------------------------------------------------------ ASTRA translation
@@ -297,6 +323,8 @@ class Geometry:
         import astra
 
         theta = self.theta if angles is None else np.asarray(angles, dtype=np.float64)
+        if self.beam == "cone":
+            raise ValueError("a cone-beam geometry has no 2-D projection geometry: use astra_cone_geoms")
         if self.beam == "parallel":
             geom = astra.create_proj_geom("parallel", self.detector_spacing, self.ndet, theta)
         else:
@@ -309,3 +337,24 @@ class Geometry:
     def detector_offsets(self) -> np.ndarray:
         """Signed distance of each detector pixel from the axis ray, at the detector (pixels)."""
         return (np.arange(self.ndet) - self.center) * self.detector_spacing
+
+    def astra_cone_geoms(self, nslices: int) -> tuple[dict, dict]:
+        """ASTRA's 3-D volume and ``cone_vec`` projection geometries of a cone-beam scan with
+        ``nslices`` detector rows, reconstructed on as many slices.
+
+        The volume is ``(nslices, num_gridx, num_gridy)`` with the in-plane window of
+        :meth:`astra_vol_geom`; ASTRA's 3-D volumes count rows along +y (its 2-D ones along
+        -y), so the operator flips the rows. The detector is shifted by ``center`` horizontally;
+        its middle row faces the source (the source moves in the plane of the middle slice).
+        """
+        import astra
+
+        if self.beam != "cone":
+            raise ValueError(f"astra_cone_geoms needs beam='cone', not {self.beam!r}")
+        r0, c0 = self.axis_pixel()
+        min_x, max_y = -(c0 + 0.5), r0 + 0.5
+        vol = astra.create_vol_geom(self.num_gridx, self.num_gridy, int(nslices), min_x, min_x + self.num_gridy,
+                                    max_y - self.num_gridx, max_y, -nslices / 2.0, nslices / 2.0)
+        proj = astra.create_proj_geom("cone", self.detector_spacing, self.detector_row_spacing, int(nslices),
+                                      self.ndet, self.theta, self.source_origin, self.origin_detector)
+        return vol, astra.geom_postalignment(proj, ((self.ndet - 1) / 2.0 - self.center, 0.0))

@@ -1,4 +1,4 @@
-"""Differentiable ray transform on ASTRA's 2D CPU projectors.
+"""Differentiable ray transform on ASTRA's 2D CPU projectors (and its 3-D CUDA ones for cone beam).
 
 :class:`RayTransform` maps a batch of images ``(B, num_gridx, num_gridy)`` to sinograms ``(B,
 nproj, ndet)`` and back with its exact adjoint. Two interchangeable backends compute it:
@@ -18,6 +18,12 @@ estimate builds the matrix of a few angles only, on a grid scaled down to at mos
 :data:`ESTIMATE_SIZE` pixels across (the number of non-zeros scales with the square of the
 size), so it costs milliseconds and little memory at any size. Operators are cached: all
 slices (and all calls) sharing a geometry share one.
+
+Cone beam (``beam="cone"``) couples the rows: its operator takes the whole batch as one volume
+``(nslices, num_gridx, num_gridy)`` and returns ``(nslices, nproj, ndet)`` (the rows of a
+sinogram-order stack), by ASTRA's 3-D CUDA projectors called directly on the torch tensors in
+GPU memory (``astra.experimental.direct_FP3D`` / ``direct_BP3D``, no copy to the host). It needs
+a CUDA GPU, torch and ASTRA built with CUDA (:func:`cone_unavailable`), and has no system matrix.
 """
 
 from __future__ import annotations
@@ -33,7 +39,8 @@ import torch
 from tomopy_dip.physics.geometry import Geometry
 from tomopy_dip.utils import LRUCache
 
-__all__ = ["RayTransform", "get_operator", "estimate_matrix_bytes", "matrix_budget", "MEMORY_ENV"]
+__all__ = ["RayTransform", "get_operator", "estimate_matrix_bytes", "matrix_budget", "MEMORY_ENV",
+           "cone_unavailable", "require_cone_cuda"]
 
 log = logging.getLogger(__name__)
 
@@ -237,6 +244,82 @@ class _AstraBackend:
         return torch.from_numpy(np.stack(out).astype(np.float32, copy=False)).to(x.device)
 
 
+def cone_unavailable(device: torch.device | str | None = None) -> str | None:
+    """Why cone beam cannot run here (no CUDA GPU for torch, ASTRA without CUDA, or a non-CUDA
+    ``device``), or None when it can. Costs no GPU work."""
+    if not torch.cuda.is_available():
+        return "torch sees no CUDA GPU (torch.cuda.is_available() is False)"
+    import astra
+
+    if not astra.use_cuda():
+        return "ASTRA was built without CUDA (astra.use_cuda() is False)"
+    if device is not None and torch.device(device).type != "cuda":
+        return f"device={str(device)!r} is not a CUDA device"
+    return None
+
+
+def require_cone_cuda(device: torch.device | str | None = None) -> None:
+    """Raise the error of a cone-beam request that cannot run here (:func:`cone_unavailable`)."""
+    reason = cone_unavailable(device)
+    if reason is not None:
+        raise RuntimeError(
+            f"beam='cone' projects with ASTRA's 3-D CUDA projectors on the GPU, but {reason}; cone beam "
+            "needs a CUDA GPU, CUDA builds of torch and astra-toolbox, and device='cuda' (or the default)"
+        )
+
+
+class _ConeBackend:
+    """ASTRA's 3-D cone-beam projector on GPU memory: the batch is the volume (its slices are
+    the detector rows). One ASTRA projector per slice count."""
+
+    name = "cuda3d"
+
+    def __init__(self, geometry: Geometry):
+        require_cone_cuda()
+        self._geometry = geometry
+        self._projectors: dict[int, int] = {}
+        self._gpu: int | None = None
+
+    def _projector(self, nslices: int, device: torch.device) -> int:
+        import astra
+
+        index = device.index if device.index is not None else torch.cuda.current_device()
+        if self._gpu != index:
+            astra.set_gpu_index(index)
+            self._gpu = index
+        if nslices not in self._projectors:
+            vol, proj = self._geometry.astra_cone_geoms(nslices)
+            self._projectors[nslices] = astra.create_projector("cuda3d", proj, vol)
+        return self._projectors[nslices]
+
+    def apply(self, x: torch.Tensor, adjoint: bool) -> torch.Tensor:
+        import astra.experimental as ae
+
+        g, n = self._geometry, x.shape[0]
+        if x.device.type != "cuda":
+            raise RuntimeError(f"beam='cone': the tensors must be on a CUDA device, got {x.device}")
+        pid = self._projector(n, x.device)
+        torch.cuda.synchronize(x.device)  # ASTRA reads the memory outside torch's stream
+        # ASTRA's 3-D volumes count rows along +y, ours (gridrec's, ASTRA 2-D's) along -y: flip.
+        if adjoint:
+            vol = torch.zeros((n, *g.shape_image), device=x.device, dtype=torch.float32)
+            ae.direct_BP3D(pid, vol, x.reshape(n, *g.shape_sino).contiguous())
+            out = vol.flip(1)
+        else:
+            out = torch.zeros((n, *g.shape_sino), device=x.device, dtype=torch.float32)
+            ae.direct_FP3D(pid, x.reshape(n, *g.shape_image).flip(1).contiguous(), out)
+        return out.reshape(n, -1)
+
+    def __del__(self):  # pragma: no cover - needs CUDA
+        try:
+            import astra
+
+            for pid in self._projectors.values():
+                astra.projector3d.delete(pid)
+        except Exception:
+            pass
+
+
 class _Apply(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, op, adjoint):  # noqa: D102
@@ -265,7 +348,8 @@ class RayTransform:
     -----
     Line integrals are in pixel units: a ray crossing ``L`` pixels of value 1 gives ``L``.
     ``op(x)`` accepts ``(nx, ny)`` or ``(B, nx, ny)`` tensors on any device and supports
-    autograd; ``op.T(y)`` is the exact adjoint.
+    autograd; ``op.T(y)`` is the exact adjoint. With cone beam the ``B`` images are one volume
+    (CUDA tensors only; ``backend`` "auto" or "astra": projected on the fly on the GPU).
 
     Examples
     --------
@@ -281,6 +365,11 @@ class RayTransform:
             raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
         self.geometry = geometry
         self._norms: dict[tuple[int, int], float] = {}
+        if geometry.beam == "cone":
+            if backend == "matrix":
+                raise ValueError("beam='cone' has no system matrix: backend must be 'auto' or 'astra'")
+            self._backend, self.backend = _ConeBackend(geometry), "astra"
+            return
         if backend in ("auto", "matrix"):
             need = estimate_matrix_bytes(geometry)
             limit = matrix_budget(memory_limit)
@@ -349,6 +438,8 @@ class RayTransform:
     def _power_iteration(self, iterations: int, seed: int) -> float:
         gen = torch.Generator().manual_seed(seed)
         x = torch.rand((1, *self.geometry.shape_image), generator=gen)
+        if self.geometry.beam == "cone":  # one slice: the norm of a row's fan, as for fan beam
+            x = x.cuda()
         s = 0.0
         with torch.no_grad():
             for _ in range(iterations):

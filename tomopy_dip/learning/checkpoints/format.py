@@ -82,7 +82,7 @@ def save_checkpoint(path: str | os.PathLike, state: Mapping[str, torch.Tensor], 
         The network's configuration.
     metadata : mapping
         At least ``geometry``, ``noise``, ``training`` and ``command``; ``format``,
-        ``format_version``, ``dims`` (2), ``network``, ``serves`` (default from the geometry),
+        ``format_version``, ``dims`` (the network's), ``network``, ``serves`` (default from the geometry),
         ``version``, ``created`` and ``weights_sha256`` are filled in.
 
     Returns
@@ -100,7 +100,7 @@ def save_checkpoint(path: str | os.PathLike, state: Mapping[str, torch.Tensor], 
     missing = [k for k in ("geometry", "noise", "training", "command") if k not in meta]
     if missing:
         raise ValueError(f"checkpoint metadata lacks {', '.join(missing)}")
-    meta.setdefault("dims", 2)
+    meta["dims"] = config.dims
     meta.setdefault("serves", default_serves(meta["geometry"]))
     meta.setdefault("created", datetime.now(timezone.utc).isoformat(timespec="seconds"))
     meta.update(format=FORMAT, format_version=FORMAT_VERSION, network=config.to_dict(),
@@ -233,16 +233,12 @@ def _load_file(path: Path, name: str | None) -> Checkpoint:
     if digest != meta["weights_sha256"]:
         raise _bad(path, "its weights do not match the SHA-256 recorded in its metadata: the file "
                          "was modified or damaged")
-    dims = meta["dims"]
-    if dims != 2:
-        raise ValueError(
-            f"checkpoint {path} is for {dims}-D reconstruction; this version of tomopy-dip "
-            "reconstructs 2-D slices only"
-        )
     try:
         config = UNetConfig.from_dict(meta["network"])
     except (TypeError, ValueError, KeyError, AttributeError) as exc:
         raise _bad(path, f"its network configuration is invalid ({exc})") from None
+    if meta["dims"] != config.dims:
+        raise _bad(path, f"its metadata says dims={meta['dims']!r} but it holds a {config.dims}-D network")
     try:
         check_state_fits(config, state)  # before anything of the configuration's size is built
     except ValueError as exc:

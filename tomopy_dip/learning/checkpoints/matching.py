@@ -133,16 +133,21 @@ def match_geometry(trained: Mapping[str, Any], serves: Mapping[str, Any] | None,
     return score, reasons
 
 
-def choose_checkpoint(geometry: Geometry) -> tuple[str, list[str]]:
-    """The registered checkpoint that best matches ``geometry``, and why its match is poor.
+def choose_checkpoint(geometry: Geometry, dims: int = 2) -> tuple[str, list[str]]:
+    """The registered checkpoint of a ``dims``-D network that best matches ``geometry``, and
+    why its match is poor.
 
     Raises
     ------
     ValueError
-        When no registered checkpoint has the data's beam type.
+        When no registered checkpoint has the data's beam type, or a ``dims``-D network.
     """
+    if not any(e.dims == dims for e in registry.CHECKPOINTS.values()):
+        raise ValueError(f"no registered checkpoint holds a {dims}-D network (dims={dims})")
     ranked = []
     for name, e in registry.CHECKPOINTS.items():
+        if e.dims != dims:
+            continue
         score, reasons = match_geometry(e.geometry, e.serves, geometry)
         if math.isfinite(score):
             ranked.append((score, name, reasons))
@@ -158,9 +163,15 @@ def choose_checkpoint(geometry: Geometry) -> tuple[str, list[str]]:
     return name, reasons
 
 
-def check_compatible(ckpt: Checkpoint, geometry: Geometry) -> None:
-    """Raise :class:`ValueError` when ``ckpt`` cannot serve data of ``geometry``."""
+def check_compatible(ckpt: Checkpoint, geometry: Geometry, dims: int = 2) -> None:
+    """Raise :class:`ValueError` when ``ckpt`` cannot serve data of ``geometry`` fitted by a
+    ``dims``-D network."""
     trained = ckpt.geometry
+    if ckpt.config.dims != dims:
+        raise ValueError(
+            f"checkpoint {ckpt.label} holds a {ckpt.config.dims}-D network, the fit asks for dims={dims}; "
+            f"give a {dims}-D checkpoint or dims={ckpt.config.dims}"
+        )
     if ckpt.config.in_channels != 1:
         raise ValueError(
             f"checkpoint {ckpt.label} expects {ckpt.config.in_channels} input channels; EDIP feeds "
@@ -179,7 +190,7 @@ MISMATCH_CHOICES = ("random", "use", "error")
 
 
 def resolve_checkpoint(checkpoint: "str | os.PathLike | Checkpoint | None", geometry: Geometry,
-                       mismatch: str = "use") -> Checkpoint | None:
+                       mismatch: str = "use", dims: int = 2) -> Checkpoint | None:
     """The checkpoint EDIP starts from: the one given, or the best registered one for ``geometry``.
 
     Parameters
@@ -188,6 +199,8 @@ def resolve_checkpoint(checkpoint: "str | os.PathLike | Checkpoint | None", geom
         A registry name or file; None chooses automatically (:func:`choose_checkpoint`).
     geometry : Geometry
         The data's geometry.
+    dims : {2, 3}
+        The network the fit needs: only checkpoints of a ``dims``-D U-Net qualify.
     mismatch : {"use", "random", "error"}
         When the automatic choice does not suit the data (another beam type, views, size, span
         or detector outside what it serves): ``"use"`` fine-tunes it anyway, with a
@@ -210,11 +223,11 @@ def resolve_checkpoint(checkpoint: "str | os.PathLike | Checkpoint | None", geom
         raise ValueError(f"mismatch must be one of {MISMATCH_CHOICES}, got {mismatch!r}")
     if checkpoint is not None:
         ckpt = load_checkpoint(checkpoint)
-        check_compatible(ckpt, geometry)
+        check_compatible(ckpt, geometry, dims)
         return ckpt
     try:
-        name, reasons = choose_checkpoint(geometry)
-    except ValueError as exc:  # no checkpoint of this beam type
+        name, reasons = choose_checkpoint(geometry, dims)
+    except ValueError as exc:  # no checkpoint of this beam type or dimension
         if mismatch == "use":
             raise
         name, reasons = None, [str(exc).split(";")[0]]
@@ -223,7 +236,9 @@ def resolve_checkpoint(checkpoint: "str | os.PathLike | Checkpoint | None", geom
             "no registered checkpoint suits these data"
         advice = ("pretrain one for this geometry (tomopy_dip.pretrain or `tomopy-dip pretrain`) and pass "
                   "checkpoint=<file>" + (f", or pass checkpoint={name!r} (mismatch='use') to fine-tune it "
-                                         "anyway" if name else ""))
+                                         "anyway" if name else "")) if dims == 2 else \
+            "pretrain a 3-D one for this geometry (tomopy_dip.pretrain(..., dims=3) or `tomopy-dip pretrain --dims 3`) " \
+            "and pass checkpoint=<file>"
         if mismatch == "error":
             raise ValueError(f"{what}: {'; '.join(reasons)}; {advice}")
         warnings.warn(f"{what} ({'; '.join(reasons)}): EDIP starts from a random network with the FBP as "
@@ -240,5 +255,5 @@ def resolve_checkpoint(checkpoint: "str | os.PathLike | Checkpoint | None", geom
         )
     else:
         log.info("using checkpoint %s", name)
-    check_compatible(ckpt, geometry)
+    check_compatible(ckpt, geometry, dims)
     return ckpt

@@ -45,6 +45,11 @@ class CheckpointEntry:
     def beam(self) -> str:
         return self.geometry["beam"]
 
+    @property
+    def dims(self) -> int:
+        """2 for a U-Net of images, 3 for one of volumes."""
+        return int(self.network.get("dims", 2))
+
 
 def release_url(file: str) -> str:
     """Download address of a shipped checkpoint file in the release of this version."""
@@ -96,7 +101,7 @@ def list_checkpoints() -> list[dict]:
     for e in CHECKPOINTS.values():
         g = e.geometry
         out.append({
-            "name": e.name, "beam": e.beam, "views": e.serves["views"], "sizes": e.serves["size"],
+            "name": e.name, "dims": e.dims, "beam": e.beam, "views": e.serves["views"], "sizes": e.serves["size"],
             "trained_views": g.get("views"), "trained_size": [g.get("num_gridx"), g.get("num_gridy")],
             "arc_degrees": round(math.degrees(g.get("arc", 0.0)), 3),
             "val_psnr": e.training.get("val_psnr"), "file_size": e.file.size,

@@ -27,14 +27,15 @@ from typing import Sequence
 import numpy as np
 
 from tomopy_dip.learning.phantoms.ellipses import (
-    DISTRIBUTIONS, ellipse_parameters, random_ellipses, random_ellipsoids, rasterize,
+    DISTRIBUTIONS, ellipse_parameters, random_ellipses, random_ellipsoid_slab, random_ellipsoids, rasterize,
 )
 from tomopy_dip.learning.phantoms.holed_disc import HOLED_DISC, random_holed_disc
 from tomopy_dip.learning.phantoms.sampling import STREAMS, sample_rng
 from tomopy_dip.learning.phantoms._shepp_logan import shepp_logan
 
 __all__ = [
-    "ellipse_parameters", "rasterize", "random_ellipses", "random_ellipsoids", "random_phantom",
+    "ellipse_parameters", "rasterize", "random_ellipses", "random_ellipsoids", "random_ellipsoid_slab",
+    "random_phantom",
     "ellipses_batch", "sample_rng", "DISTRIBUTIONS", "random_holed_disc", "PHANTOM_FAMILIES",
     "family_parameters", "HOLED_DISC", "STREAMS", "shepp_logan",
 ]
@@ -43,8 +44,8 @@ __all__ = [
 PHANTOM_FAMILIES = {"ellipses": random_ellipses, "holed_discs": random_holed_disc}
 
 
-def family_parameters(family: str) -> dict:
-    """The parameters that define ``family``'s 2-D distribution (a copy, JSON-ready).
+def family_parameters(family: str, dims: int = 2) -> dict:
+    """The parameters that define ``family``'s ``dims``-D distribution (a copy, JSON-ready).
 
     Pretraining records them in a checkpoint's metadata and in its run signature, so that a run
     is not resumed after the distribution changed.
@@ -56,14 +57,17 @@ def family_parameters(family: str) -> dict:
     """
     if family not in PHANTOM_FAMILIES:
         raise ValueError(f"family must be one of {tuple(PHANTOM_FAMILIES)}, got {family!r}")
-    params = DISTRIBUTIONS[2] if family == "ellipses" else HOLED_DISC
+    if dims == 3 and family != "ellipses":
+        raise ValueError(f"family {family!r} is 2D only; 3D phantoms are ellipsoids")
+    params = DISTRIBUTIONS[dims] if family == "ellipses" else HOLED_DISC
     return json.loads(json.dumps(params))
 
 
 def random_phantom(shape: Sequence[int], seed: int | np.random.Generator | None = None,
                    family: str = "ellipses") -> np.ndarray:
-    """A phantom of ``family`` (:data:`PHANTOM_FAMILIES`) for a 2-D ``shape``;
-    :func:`random_ellipsoids` for a 3-D one (``family="ellipses"`` only)."""
+    """A phantom of ``family`` (:data:`PHANTOM_FAMILIES`) for a 2-D ``shape``; for a 3-D one
+    ``(rows, nx, ny)`` a slab of a random-ellipsoid volume (:func:`random_ellipsoid_slab`,
+    ``family="ellipses"`` only)."""
     shape = tuple(shape)
     if family not in PHANTOM_FAMILIES:
         raise ValueError(f"family must be one of {tuple(PHANTOM_FAMILIES)}, got {family!r}")
@@ -72,7 +76,7 @@ def random_phantom(shape: Sequence[int], seed: int | np.random.Generator | None 
     if len(shape) == 3 and family != "ellipses":
         raise ValueError(f"family {family!r} is 2D only; 3D phantoms are ellipsoids")
     if len(shape) == 3:
-        return random_ellipsoids(shape, seed)
+        return random_ellipsoid_slab(shape, seed)
     raise ValueError(f"shape must have 2 or 3 entries, got {shape!r}")
 
 

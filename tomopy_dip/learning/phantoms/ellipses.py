@@ -27,7 +27,8 @@ import numpy as np
 
 from tomopy_dip.learning.phantoms.sampling import _as_rng, _coords, _shape2d
 
-__all__ = ["DISTRIBUTIONS", "ellipse_parameters", "rasterize", "random_ellipses", "random_ellipsoids"]
+__all__ = ["DISTRIBUTIONS", "ellipse_parameters", "rasterize", "random_ellipses", "random_ellipsoids",
+           "random_ellipsoid_slab"]
 
 #: Parameters of the distributions (see the module docstring).
 DISTRIBUTIONS = {
@@ -228,3 +229,40 @@ def random_ellipsoids(size: int | Sequence[int], seed: int | np.random.Generator
     if len(shape) != 3:
         raise ValueError(f"size must be an int or three ints, got {size!r}")
     return rasterize(ellipse_parameters(seed, 3), shape, ball_radius=DISTRIBUTIONS[3]["ball_radius"])
+
+
+def random_ellipsoid_slab(shape: Sequence[int], seed: int | np.random.Generator | None = None) -> np.ndarray:
+    """``shape[0]`` consecutive rows of a random-ellipsoid volume: a slab, as a 3-D fit sees one.
+
+    The volume is a cube of side ``shape[1]`` (:func:`random_ellipsoids`, the ball of radius
+    0.7 inside it) with ``shape[2]`` columns, so an ellipsoid keeps its proportions whatever the
+    slab's thickness; the slab's centre row is drawn uniformly from the central half of the cube
+    (where the ball is widest). A cube (``shape[0] == shape[1]``) is the whole volume.
+
+    Parameters
+    ----------
+    shape : (int, int, int)
+        ``(rows, nx, ny)``, ``rows <= nx``.
+    seed : int or numpy.random.Generator, optional
+        Same seed, same slab.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 ``shape``, values in ``[0, 1]`` (normalised over the whole volume).
+
+    Examples
+    --------
+    >>> slab = random_ellipsoid_slab((4, 32, 32), seed=1)
+    >>> slab.shape, bool(slab.max() <= 1)
+    ((4, 32, 32), True)
+    """
+    rows, nx, ny = (int(v) for v in shape) if len(shape) == 3 else (0, 0, 0)
+    if len(shape) != 3 or not 1 <= rows <= nx or ny < 1:
+        raise ValueError(f"shape must be (rows, nx, ny) with 1 <= rows <= nx, got {tuple(shape)!r}")
+    rng = _as_rng(seed)
+    params = ellipse_parameters(rng, 3)
+    vol = rasterize(params, (nx, nx, ny), ball_radius=DISTRIBUTIONS[3]["ball_radius"])
+    lo, hi = (nx - rows) // 2 - nx // 4, (nx - rows) // 2 + nx // 4
+    start = int(rng.integers(max(lo, 0), min(hi, nx - rows) + 1))
+    return np.ascontiguousarray(vol[start:start + rows])

@@ -67,7 +67,8 @@ def simulate_pairs(op: RayTransform, seed: int, indices: Sequence[int], stream: 
                    noise: float | tuple[float, float] = 0.05, filter_name: str = "hann",
                    device: torch.device | str = "cpu", phantoms: str = "ellipses",
                    level: tuple[float, float] | None = None,
-                   blur: float | tuple[float, float] | None = None) -> dict[str, torch.Tensor]:
+                   blur: float | tuple[float, float] | None = None,
+                   slab: int | None = None) -> dict[str, torch.Tensor]:
     """Training pairs of samples ``indices``: network input ``FBP(y) / s`` and target ``x / s``.
 
     Parameters
@@ -101,15 +102,23 @@ def simulate_pairs(op: RayTransform, seed: int, indices: Sequence[int], stream: 
         scanner's focal spot and detector soften every edge, and the rendered phantoms' sharp
         edges make the FBP overshoot (which lowers ``max(x) / s``, the intensity level the
         network learns).
+    slab : int, optional
+        3-D samples: slabs of ``slab`` rows of random-ellipsoid volumes
+        (:func:`~tomopy_dip.learning.phantoms.random_ellipsoid_slab`), each row measured by ``op``
+        (parallel beam's per-slice ray transform), one noise level and one scale ``s`` per slab
+        (the largest of its rows', as the engine's ``dims=3``).
 
     Returns
     -------
     dict
-        ``input``, ``target`` ``(B, 1, nx, ny)``; ``sinogram`` ``(B, nproj, ndet)`` (the
-        simulated data in image units) and ``scale`` ``(B,)``.
+        ``input``, ``target`` ``(B, 1, nx, ny)`` (3-D: ``(B, 1, slab, nx, ny)``); ``sinogram``
+        ``(B, nproj, ndet)`` (3-D: ``(B, slab, nproj, ndet)``; the simulated data in image units)
+        and ``scale`` ``(B,)``.
     """
     g = op.geometry
-    x, n, u = _phantoms_and_noise(g.shape_image, g.shape_sino, seed, indices, stream, phantoms)
+    rows = () if slab is None else (int(slab),)
+    x, n, u = _phantoms_and_noise((*rows, *g.shape_image), (*rows, *g.shape_sino), seed, indices, stream,
+                                  phantoms)
     if blur is not None:
         from scipy.ndimage import gaussian_filter
 
@@ -117,18 +126,20 @@ def simulate_pairs(op: RayTransform, seed: int, indices: Sequence[int], stream: 
         x = np.stack([gaussian_filter(xi, blo + (bhi - blo) * ui) if bhi > 0 else xi
                       for xi, ui in zip(x, u[:, 2])]).astype(np.float32)
     lo, hi = _range(noise, "noise")
-    sigma = torch.from_numpy(lo + (hi - lo) * u[:, 0]).float().to(device)[:, None, None]
+    per = rows[0] if rows else 1  # images per sample
+    sigma = torch.from_numpy(lo + (hi - lo) * u[:, 0]).float().to(device).repeat_interleave(per)[:, None, None]
     x = torch.from_numpy(x).to(device)
     with torch.no_grad():
-        y = op(x)
-        y = add_noise(y, sigma, torch.from_numpy(n).to(device))
+        y = op(x.reshape(-1, *g.shape_image))
+        y = add_noise(y, sigma, torch.from_numpy(n).to(device).reshape(y.shape))
         # The engine's normalisation (tomopy_dip.fitting.problem.SliceBatch), sample by sample.
         rec = fbp(y, op, filter_name)
-        s = data_scale(rec)
+        s = data_scale(rec).reshape(len(indices), per).amax(1)
+        y, rec = y.reshape(*x.shape[:-2], *g.shape_sino), rec.reshape(x.shape)
         if level is not None:
             lo, hi = _range(level, "level")
             peak = x.reshape(len(indices), -1).amax(1)
             want = torch.from_numpy(lo + (hi - lo) * u[:, 1]).float().to(device)
             s = torch.where(peak > 0, peak / want, s)
-    return {"input": (rec / s[:, None, None]).unsqueeze(1), "target": (x / s[:, None, None]).unsqueeze(1),
-            "sinogram": y, "scale": s}
+    sb = s.reshape(-1, *(1,) * (x.ndim - 1))
+    return {"input": (rec / sb).unsqueeze(1), "target": (x / sb).unsqueeze(1), "sinogram": y, "scale": s}

@@ -31,6 +31,8 @@ _GEOMETRY_KEYWORDS = ("beam", "source_origin", "origin_detector", "detector_spac
 PHANTOM_DESCRIPTIONS = {
     "ellipses": "random ellipses (tomopy_dip.learning.phantoms, EDIP's distribution)",
     "holed_discs": "discs of one material with holes (tomopy_dip.learning.phantoms.random_holed_disc)",
+    "ellipsoids": "slabs of random-ellipsoid volumes (tomopy_dip.learning.phantoms.random_ellipsoid_slab, "
+                  "EDIP's 3-D distribution)",
 }
 
 
@@ -43,12 +45,12 @@ PHANTOM_DESCRIPTIONS = {
 PRETRAIN_NORM_GROUPS = 4
 
 
-def _network_config(channels, skip_channels, norm_groups, out_activation, shape) -> UNetConfig:
-    """The methods' network for an FBP input on ``shape`` (:meth:`Options.network`), with
-    :data:`PRETRAIN_NORM_GROUPS` unless given."""
+def _network_config(channels, skip_channels, norm_groups, out_activation, shape, dims=2) -> UNetConfig:
+    """The methods' ``dims``-D network for an FBP input on ``shape`` (:meth:`Options.network`),
+    with :data:`PRETRAIN_NORM_GROUPS` unless given."""
     base = Options(channels=None if channels is None else tuple(channels),
                    skip_channels=None if skip_channels is None else tuple(skip_channels),
-                   network_input="fbp").network(shape)
+                   network_input="fbp", dims=dims).network(shape)
     return replace(base, norm_groups=PRETRAIN_NORM_GROUPS if norm_groups is None else int(norm_groups),
                    out_activation=base.out_activation if out_activation is None else out_activation)
 
@@ -79,7 +81,7 @@ def pretrain(theta: Any, ndet: int, center: float | None = None, num_gridx: int 
              serves: dict | None = None, device: Any = None, backend: str = "auto",
              threads: int | None = None, progress: bool = True, command: str | None = None,
              description: str = "", callback: Callable[[dict], Any] | None = None,
-             **beam_keywords: Any) -> Path:
+             dims: int = 2, slab: int | None = None, **beam_keywords: Any) -> Path:
     """Pretrain a U-Net for EDIP on synthetic phantoms in a given geometry; returns the best file.
 
     Parameters
@@ -160,6 +162,13 @@ def pretrain(theta: Any, ndet: int, center: float | None = None, num_gridx: int 
     callback : callable, optional
         Called after every step with ``{"step", "loss", "lr", "val_psnr"}`` (``val_psnr``
         None when not validated at that step).
+    dims : {2, 3}
+        2: a 2-D U-Net on single slices; 3: a 3-D U-Net on slabs of ``slab`` rows of
+        random-ellipsoid volumes (EDIP's 3-D distribution,
+        :func:`~tomopy_dip.learning.phantoms.random_ellipsoid_slab`; ``phantoms="ellipses"``),
+        each row measured in the given 2-D geometry, for EDIP with ``dims=3``.
+    slab : int, optional
+        ``dims=3``: rows per training slab (default the fitting keyword ``slab``, 16).
     **beam_keywords
         ``beam``, ``source_origin``, ``origin_detector``, ``detector_spacing``, ``projector``
         as for the algorithms.
@@ -197,6 +206,16 @@ def pretrain(theta: Any, ndet: int, center: float | None = None, num_gridx: int 
         raise ValueError(f"filter_name must be one of {FILTERS}, got {filter_name!r}")
     if phantoms not in PHANTOM_FAMILIES:
         raise ValueError(f"phantoms must be one of {tuple(PHANTOM_FAMILIES)}, got {phantoms!r}")
+    dims = KEYWORDS["dims"].check(dims)
+    if dims == 3:
+        if phantoms != "ellipses":
+            raise ValueError(f"dims=3 pretrains on random ellipsoids: phantoms must be 'ellipses', got {phantoms!r}")
+        slab = KEYWORDS["slab"].check(KEYWORDS["slab"].default if slab is None else slab)
+    elif slab is not None:
+        raise ValueError("slab is a dims=3 argument (rows per training slab); leave it out for dims=2")
+    if beam_keywords.get("beam") == "cone":
+        raise ValueError("pretraining for beam='cone' is not implemented: pretrain a dims=3 network for the "
+                         "scan's parallel or fan-beam rows, or fit from a random start")
     if beam_keywords.get("beam", "parallel") not in BEAMS:
         raise ValueError(f"beam must be one of {BEAMS}, got {beam_keywords.get('beam')!r}")
     num_steps, batch_size, val_size = int(num_steps), int(batch_size), int(val_size)
@@ -209,7 +228,9 @@ def pretrain(theta: Any, ndet: int, center: float | None = None, num_gridx: int 
     if any(v < 1 for v in view_counts):
         raise ValueError(f"views must be positive integers, got {views!r}")
     geoms = [view_geometry(base, v) for v in view_counts] if views else [base]
-    config = _network_config(channels, skip_channels, norm_groups, out_activation, base.shape_image)
+    config = _network_config(channels, skip_channels, norm_groups, out_activation, base.shape_image, dims)
+    if dims == 3 and slab > base.num_gridx:
+        raise ValueError(f"slab ({slab}) must not exceed the grid's rows num_gridx ({base.num_gridx})")
     dev = KEYWORDS["device"].check(device)
     out = Path(out)
     if out.suffix != ".safetensors":
@@ -230,11 +251,13 @@ def pretrain(theta: Any, ndet: int, center: float | None = None, num_gridx: int 
     }
     if blur_range is not None:  # only when given: signatures of earlier runs stay valid
         arguments["blur"] = blur_range[0] if blur_range[0] == blur_range[1] else list(blur_range)
+    if dims == 3:  # likewise
+        arguments.update(dims=3, slab=slab)
     signature = {k: arguments[k] for k in arguments if k not in ("val_every", "checkpoint_every")}
     signature["theta"] = hashlib.sha1(theta_arr.tobytes()).hexdigest()
     # the family's own parameters (tomopy_dip.learning.phantoms): a run drawn from another version of the
     # distribution must not be continued with this one
-    family = family_parameters(phantoms)
+    family = family_parameters(phantoms, dims)
     signature["family_parameters"] = hashlib.sha1(json.dumps(family, sort_keys=True).encode()).hexdigest()
     command = command or _default_command(arguments)
 
@@ -246,17 +269,20 @@ def pretrain(theta: Any, ndet: int, center: float | None = None, num_gridx: int 
             geoms=geoms, config=config, device=dev, backend=backend, out=out, num_steps=num_steps,
             batch_size=batch_size, lr_max=lr_max, weight_decay=weight_decay, val_size=val_size,
             val_every=val_every, checkpoint_every=checkpoint_every, seed=int(seed), noise=noise_range,
-            filter_name=filter_name, phantoms=phantoms, level=level_range, blur=blur_range, resume=resume, progress=progress, callback=callback,
+            filter_name=filter_name, phantoms=phantoms, level=level_range, blur=blur_range,
+            slab=slab if dims == 3 else None, resume=resume, progress=progress, callback=callback,
             signature=signature, metadata_base={
                 "geometry": summary, "serves": serves,
                 "noise": {"model": "relative_gaussian", "level": arguments["noise"],
                           "formula": "y = A x + level * mean(|A x|) * N(0, 1), per sample"},
-                "data": {"phantoms": PHANTOM_DESCRIPTIONS[phantoms], "family": phantoms,
-                         "family_parameters": family,
-                         "dims": 2, "seed": int(seed), "filter_name": filter_name, "input": "fbp",
+                "dims": dims,
+                "data": {"phantoms": PHANTOM_DESCRIPTIONS[phantoms] if dims == 2 else PHANTOM_DESCRIPTIONS["ellipsoids"],
+                         "family": phantoms, "family_parameters": family, "slab": slab if dims == 3 else None,
+                         "dims": dims, "seed": int(seed), "filter_name": filter_name, "input": "fbp",
                          "level_augmentation": arguments["level"], "blur_pixels": arguments.get("blur"),
-                         "scaling": "input FBP(y)/s, target x/s, s = 0.999-quantile of |FBP(y)| "
-                                    "per sample (as tomopy_dip.fitting.engine)"},
+                         "scaling": "input FBP(y)/s, target x/s, s = 0.999-quantile of |FBP(y)| per sample"
+                                    + (" (the largest of a slab's rows')" if dims == 3 else "")
+                                    + " (as tomopy_dip.fitting.engine)"},
                 "command": command, "arguments": arguments, "description": description,
             },
         ).run()

@@ -48,6 +48,7 @@ class _Trainer:
     phantoms: str
     level: tuple[float, float] | None
     blur: tuple[float, float] | None
+    slab: int | None
     resume: bool
     progress: bool
     callback: Callable[[dict], Any] | None
@@ -61,7 +62,7 @@ class _Trainer:
     # -- data -------------------------------------------------------------------------
     def _pairs(self, gi: int, indices: Sequence[int], stream: str) -> dict:
         return simulate_pairs(self.ops[gi], self.seed, indices, stream, self.noise, self.filter_name,
-                              self.device, self.phantoms, self.level, self.blur)
+                              self.device, self.phantoms, self.level, self.blur, self.slab)
 
     def train_batch(self, step: int) -> dict:
         gi = 0 if len(self.ops) == 1 else int(sample_rng(self.seed, step, "geometry").integers(len(self.ops)))
