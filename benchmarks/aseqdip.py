@@ -21,20 +21,16 @@ import logging
 
 import torch
 
-from common import (dip_run, htc_problem, interleaved_sec_per_iter, load, machine, median, save_rows, stability,
+from common import (dip_run, fips_problem, htc_problem, interleaved_sec_per_iter, load, machine, median, save_rows, stability,
                     tv_best, use_shared_data)
 
-from tomopy_dip.baselines import operator_for
-from tomopy_dip.data.datasets import load_fips_gel
 
 
 def problem(spec: str, size: int) -> dict:
     kind, arg = spec.split(":")
     if kind == "htc":
         return htc_problem(arg, 60, size)
-    d = load_fips_gel(int(arg), 0, 256)
-    d["op"] = operator_for(d["sinogram"], d["theta"], d["center"], **d["geometry"])
-    return d
+    return fips_problem(int(arg), 256)
 
 
 def main() -> None:

@@ -1,12 +1,14 @@
-"""HTC sparse-view benchmark (protocol: BENCHMARK.md "HTC-60").
+"""HTC sparse-view benchmark (protocol: BENCHMARK.md "HTC-60"), and the same table on FIPS.
 
-For each phantom: FBP, SIRT (300 iterations), converged TV with a fixed and an oracle gamma
+For each phantom (``--dataset fips``: the FIPS gel phantom at 18 and 36 views, its fixed TV
+gamma the best single one over those two): FBP, SIRT (300 iterations), converged TV with a fixed and an oracle gamma
 (``tv_baseline.py``, cached in ``results/classical_<views>_<size>.json``, computed here when
 missing) and the DIP-family methods, all on the same operator; PSNR/SSIM against the 720-view
 SIRT-300 reference, iterations and seconds to reach the oracle TV's PSNR and that + 1 dB. Prints
 a Markdown table of medians and writes ``results/htc_<views>_<size>.json``.
 
     python benchmarks/htc.py --phantoms ta tb tc --views 60 --size 256 --num-iter 2000
+    python benchmarks/htc.py --dataset fips --methods tv_dip dip
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import time
 
 import torch
 
-from common import (dip_run, first_reach, htc_classical, htc_problem, load, machine, median, save_rows, stability,
+from common import (dip_run, first_reach, DATASETS, classical_table, load, machine, median, save_rows, stability,
                     tv_baselines, use_shared_data)
 
 
@@ -32,7 +34,8 @@ def report(rows: dict, phantoms: list[str], views: int, size: int, labels: list[
     """Print the per-phantom PSNR / SSIM table and the medians of the classical baselines and
     ``labels`` (methods), with each method's margin over the oracle and the fixed-gamma TV."""
     methods = [*CLASSICAL, *labels]
-    print(f"\nHTC-{views} at {size}², PSNR / SSIM per phantom and median (a method not run on every "
+    title = f"HTC-{views}" if phantoms[0] in DATASETS["htc"]["problems"] else "FIPS (views)"
+    print(f"\n{title} at {size}², PSNR / SSIM per phantom and median (a method not run on every "
           f"phantom: the median of those it was run on, with their count)\n")
     print(f"| method | {' | '.join(phantoms)} | median | iterations | s/iter |")
     print("|---|" + "---|" * (len(phantoms) + 3))
@@ -63,8 +66,10 @@ def report(rows: dict, phantoms: list[str], views: int, size: int, labels: list[
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--phantoms", nargs="+", default=["ta", "tb", "tc", "td", "solid_disc"],
-                    help="HTC training phantoms (the fixed TV gamma is the best over these)")
+    ap.add_argument("--dataset", choices=tuple(DATASETS), default="htc")
+    ap.add_argument("--phantoms", nargs="+", default=None,
+                    help="the problems (the fixed TV gamma is the best over these) [HTC: its five training "
+                         "phantoms; FIPS: 18 and 36 views]")
     ap.add_argument("--views", type=int, default=60)
     ap.add_argument("--size", type=int, default=256)
     ap.add_argument("--num-iter", type=int, default=None, help="cap of the iterations [the method's default]")
@@ -72,16 +77,19 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--set", nargs="*", default=[], help="extra keyword=value for the DIP methods")
     ap.add_argument("--report", action="store_true",
-                    help="print the tables of every method stored in results/htc_<views>_<size>.json and stop")
+                    help="print the tables of every method stored in results/htc_<views>_<size>.json "
+                         "(fips_<size>.json) and stop")
     ap.add_argument("--fresh", action="store_true",
-                    help="recompute phantoms already in results/htc_<views>_<size>.json (default: reuse them)")
+                    help="recompute problems already in the results file (default: reuse them)")
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
     torch.set_num_threads(args.threads)
     use_shared_data()
+    spec = DATASETS[args.dataset]
+    args.phantoms = args.phantoms or list(spec["problems"])
     extra = {k: eval(v) for k, v in (s.split("=", 1) for s in args.set)}  # noqa: S307 - benchmark CLI
 
-    name = f"htc_{args.views}_{args.size}"
+    name = spec["results"](args.views, args.size)
     if args.report:
         rows = load(name).get("rows", {})
         missing = [p for p in args.phantoms if p not in rows]
@@ -94,7 +102,7 @@ def main() -> None:
     # Runs with --set are stored under their own label, e.g. "tv_dip[lr=3e-3]".
     labels = {m: m + (f"[{','.join(args.set)}]" if args.set else "") for m in args.methods}
     previous = {} if args.fresh else load(name).get("rows", {})
-    table = htc_classical(args.phantoms, args.views, args.size)
+    table = classical_table(args.phantoms, args.views, args.size, dataset=args.dataset)
     tv = tv_baselines(table)
     rows = {}
     for ph in args.phantoms:
@@ -104,7 +112,7 @@ def main() -> None:
             rows[ph] = {**prev, **base}
             print(f"{ph}: reusing results/{name}.json (--fresh recomputes)", flush=True)
             continue
-        d = htc_problem(ph, args.views, args.size)
+        d = spec["load"](ph, args.views, args.size)
         r = {**prev, **base}  # keep the other methods' rows of this phantom
         target = r["tv_oracle"]["psnr"]
         for m, label in labels.items():

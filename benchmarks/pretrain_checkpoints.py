@@ -5,6 +5,7 @@ Usage (from the repository root)::
     python benchmarks/pretrain_checkpoints.py measure            # seconds per step, projected hours
     python benchmarks/pretrain_checkpoints.py parallel --threads 1   # 4000 steps x 8 at 128²
     python benchmarks/pretrain_checkpoints.py htc --threads 1        # 1500 steps x 4 at 256²
+    python benchmarks/pretrain_checkpoints.py parallel3d --threads 1 # 3-D: 16-row slabs of 64²
 
 Measured here with ``--threads 1`` (figures in ``benchmarks/README.md``): parallel 0.73 s/step,
 0.80 h; HTC 1.7-3.4 s/step depending on what else ran. ``measure`` projects a run's length from a few steps; ``--steps``
@@ -34,6 +35,13 @@ adjusts it (the one-cycle schedule follows it).
     scanner's noise put the level where the real scans have it. Its network has no skip into
     the finest scale (pretraining's default for an FBP input): with one, EDIP levelled off near
     34 dB on ``ta`` at 256², as DIP with the FBP as input does.
+``parallel3d``
+    A 3-D U-Net for ``dims=3`` with parallel beam, 20-180 views over 180°: EDIP's 3-D
+    distribution (random ellipsoids in a ball, :func:`tomopy_dip.learning.phantoms.random_ellipsoid_slab`)
+    cut into slabs of 16 rows of 64² slices (the fitting keyword ``slab``'s default), each row
+    measured by the 2-D parallel-beam operator of a view count drawn from {20, 30, 45, 60, 90,
+    120, 180}, 5 % noise, one scale per slab (the engine's ``dims=3``); the engine's default
+    3-D network for 64² (3 scales).
 
 Both use EDIP's recipe (MSE, Adam with weight decay 1e-5, one-cycle schedule with peak lr
 5e-4; ``htc`` 2e-3) and the engine's U-Net (:class:`tomopy_dip.options.Options`); ``parallel`` with EDIP's
@@ -91,7 +99,17 @@ RUNS = {
                     "norm_groups": 32, "lr_max": 2e-3},
     },
 }
+RUNS["parallel3d"] = {
+    "name": "edip_parallel_3d",
+    "file": "edip_parallel_3d_64.safetensors",
+    "description": "EDIP 3-D U-Net (dims=3) for parallel beam, 20-180 views over 180°, slabs of 48²-128² "
+                   "slices (trained on 16-row slabs of 64² random-ellipsoid volumes, 5 % noise)",
+    "steps": 1500, "batch_size": 4,
+    "serves": {"views": [20, 180], "size": [48, 128]},
+    "options": {"dims": 3, "slab": 16},
+}
 PARALLEL_VIEWS = [20, 30, 45, 60, 90, 120, 180, 360, 720]
+PARALLEL3D_VIEWS = [20, 30, 45, 60, 90, 120, 180]
 
 
 def _mirror() -> None:
@@ -102,10 +120,11 @@ def _mirror() -> None:
 
 def geometry(kind: str, size: int | None = None) -> dict:
     """``theta``, ``ndet``, ``center`` and the beam keywords of a run."""
-    if kind == "parallel":
-        size = size or 128
-        return {"theta": np.linspace(0, np.pi, max(PARALLEL_VIEWS), endpoint=False), "ndet": size,
-                "center": None, "num_gridx": size, "num_gridy": size, "views": PARALLEL_VIEWS}
+    if kind in ("parallel", "parallel3d"):
+        size = size or (128 if kind == "parallel" else 64)
+        views = PARALLEL_VIEWS if kind == "parallel" else PARALLEL3D_VIEWS
+        return {"theta": np.linspace(0, np.pi, max(views), endpoint=False), "ndet": size,
+                "center": None, "num_gridx": size, "num_gridy": size, "views": views}
     _mirror()
     from tomopy_dip.data.datasets import load_htc2022
 
@@ -162,7 +181,9 @@ def measure(args: argparse.Namespace) -> None:
         geoms = [view_geometry(base, v) for v in views] if views else [base]
         ops = [tomopy_dip.get_operator(g) for g in geoms]
         opts = options(run, args)
-        base_net = Options(network_input="fbp", skip_channels=opts.get("skip_channels")).network(base.shape_image)
+        dims, slab = opts.get("dims", 2), opts.get("slab")
+        base_net = Options(network_input="fbp", skip_channels=opts.get("skip_channels"),
+                           dims=dims).network(base.shape_image)
         net = UNet(replace(base_net, norm_groups=opts.get("norm_groups", PRETRAIN_NORM_GROUPS)))
         opt = torch.optim.Adam(net.parameters(), 1e-4)
         b = args.batch_size or run["batch_size"]
@@ -172,7 +193,7 @@ def measure(args: argparse.Namespace) -> None:
         times = []
         for i in range(n + 1):
             t = time.perf_counter()
-            p = simulate_pairs(ops[i % len(ops)], 0, range(i * b, (i + 1) * b), **data)
+            p = simulate_pairs(ops[i % len(ops)], 0, range(i * b, (i + 1) * b), slab=slab, **data)
             loss = (net(p["input"]) - p["target"]).pow(2).mean()
             opt.zero_grad()
             loss.backward()
@@ -184,9 +205,9 @@ def measure(args: argparse.Namespace) -> None:
         print(f"{kind}: {base.num_gridx}² batch {b}: {per:.2f} s/step (threads {torch.get_num_threads()}) "
               f"-> {steps} steps ~ {per * steps / 3600 * 1.05:.2f} h (+5 % validation)")
         # Phantom generation alone, per sample, against the step: it must never be the bottleneck.
-        for family in PHANTOM_FAMILIES:
+        for family in ("ellipses",) if slab else PHANTOM_FAMILIES:
             t = time.perf_counter()
-            ellipses_batch(base.shape_image, 0, range(32), family=family)
+            ellipses_batch(((slab,) if slab else ()) + base.shape_image, 0, range(32), family=family)
             gen = (time.perf_counter() - t) / 32
             print(f"  {family}: {gen * 1e3:.1f} ms per phantom = {gen * b / per:.1%} of a step")
 
@@ -194,10 +215,10 @@ def measure(args: argparse.Namespace) -> None:
 def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("what", choices=("measure", "parallel", "htc"))
+    p.add_argument("what", choices=("measure", *RUNS))
     p.add_argument("--steps", type=int, help="override the run's number of steps")
     p.add_argument("--batch-size", type=int)
-    p.add_argument("--size", type=int, help="override the image size (parallel 128, htc 256)")
+    p.add_argument("--size", type=int, help="override the image size (parallel 128, htc 256, parallel3d 64)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int)
     p.add_argument("--lr-max", type=float, help="peak learning rate of the one-cycle schedule "

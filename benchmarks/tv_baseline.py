@@ -19,7 +19,7 @@ import statistics
 
 import torch
 
-from common import TV_VARIANTS, htc_classical, tv_baselines, use_shared_data
+from common import TV_VARIANTS, classical_table, tv_baselines, use_shared_data
 
 from tomopy_dip.data.datasets import HTC_PHANTOMS
 
@@ -36,7 +36,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     use_shared_data()
     for views in args.views:
-        table = htc_classical(args.phantoms, views, args.size, args.fresh)
+        table = classical_table(args.phantoms, views, args.size, args.fresh)
         tv = tv_baselines(table)
         print(f"\nHTC-{views} at {args.size}², PSNR (dB) / SSIM against the 720-view SIRT-300 reference\n")
         print("| | " + " | ".join(args.phantoms) + " | median |")
