@@ -46,6 +46,23 @@ def score(images: np.ndarray, truth: np.ndarray) -> dict:
     return {"psnr": psnr(images, truth), "ssim": float(np.mean([ssim(a, b) for a, b in zip(images, truth)]))}
 
 
+#: Iterations between the iterates :func:`psnr_curve` scores.
+CURVE_EVERY = 100
+
+
+def psnr_curve(seen: dict[int, dict[int, np.ndarray]], truth: np.ndarray) -> list[list[float]]:
+    """PSNR of the volume along the run: at each recorded iteration ``k``, every slice's iterate
+    at ``k`` (its last one where its fit stopped before ``k``); the same for 2-D fits (one run per
+    slice) and a 3-D one (one run for the slab)."""
+    steps = sorted({k for per in seen.values() for k in per})
+    out = []
+    for k in steps:
+        vol = np.stack([per[max(j for j in per if j <= k)] if min(per) <= k else per[min(per)]
+                        for _, per in sorted(seen.items())])
+        out.append([int(k), psnr(vol, truth)])
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--size", type=int, default=64)
@@ -73,15 +90,22 @@ def main() -> None:
     for m in args.methods:
         for dims in args.dims:
             label = f"{m}_{dims}d" + (f"[{','.join(args.set)}]" if args.set else "")
+            seen: dict[int, dict[int, np.ndarray]] = {}  # slice -> iteration -> iterate
             t0 = time.perf_counter()
-            res = tomopy_dip.reconstruct(d["sinogram"], d["theta"], method=m, dims=dims, progress=False, **extra)
+            res = tomopy_dip.reconstruct(d["sinogram"], d["theta"], method=m, dims=dims, progress=False,
+                                         callback=lambda info: seen.setdefault(info["slice"], {}).__setitem__(
+                                             info["iteration"], info["image"].copy()),
+                                         callback_every=CURVE_EVERY, **extra)
             seconds = time.perf_counter() - t0
             its = res.iterations_run
+            curve = psnr_curve(seen, d["truth"])
+            best = max(curve, key=lambda c: c[1])
             rows[label] = {**score(res.images, d["truth"]), "seconds": seconds,
                            "iterations": [int(its.min()), int(its.max())], "stop_reason": sorted(set(res.stop_reason)),
-                           "sec_per_iter": seconds / max(1, int(its.sum()) if dims == 2 else int(its.max()))}
-            print(f"{label}: {rows[label]['psnr']:.2f} dB / SSIM {rows[label]['ssim']:.3f}, "
-                  f"iterations {its.min()}-{its.max()}, {seconds:.0f} s", flush=True)
+                           "sec_per_iter": seconds / max(1, int(its.sum()) if dims == 2 else int(its.max())),
+                           "best_psnr": best[1], "best_iteration": best[0], "curve": curve}
+            print(f"{label}: {rows[label]['psnr']:.2f} dB / SSIM {rows[label]['ssim']:.3f} (best iterate "
+                  f"{best[1]:.2f} dB at {best[0]}), iterations {its.min()}-{its.max()}, {seconds:.0f} s", flush=True)
             save_rows(name, {"machine": machine(), "args": vars(args)}, {key: rows})
     stored = load(name)["rows"][key]
     print(f"\n| method | PSNR / SSIM | iterations | seconds |\n|---|---|---|---|")
