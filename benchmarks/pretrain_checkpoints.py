@@ -8,7 +8,7 @@ Usage (from the repository root)::
     python benchmarks/pretrain_checkpoints.py parallel3d --threads 1 # 3-D: 16-row slabs of 64²
 
 Measured here with ``--threads 1`` (figures in ``benchmarks/README.md``): parallel 0.73 s/step,
-0.80 h; HTC 1.7-3.4 s/step depending on what else ran. ``measure`` projects a run's length from a few steps; ``--steps``
+0.80 h; HTC 1.7-3.4 s/step depending on what else ran; parallel3d 1.22 s/step, 0.54 h. ``measure`` projects a run's length from a few steps; ``--steps``
 adjusts it (the one-cycle schedule follows it).
 
 ``parallel``

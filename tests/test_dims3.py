@@ -9,9 +9,10 @@ import torch
 
 import tomopy_dip
 from tomopy_dip.fitting import memory
-from tomopy_dip.learning.checkpoints import CheckpointMatchWarning
+from tomopy_dip.learning.checkpoints import CHECKPOINTS, CheckpointMatchWarning, choose_checkpoint, load_checkpoint
 from tomopy_dip.learning.phantoms import shepp_logan
 from tomopy_dip.networks import UNet, UNetConfig
+from tomopy_dip.physics.geometry import Geometry
 from tomopy_dip.physics.measurement import simulate
 
 THETA = np.linspace(0, np.pi, 16, endpoint=False)
@@ -93,8 +94,18 @@ def test_edip_refuses_a_2d_checkpoint_for_a_slab(slab):
     with pytest.raises(ValueError, match="holds a 2-D network, the fit asks for dims=3"):
         tomopy_dip.reconstruct(slab, THETA, method="edip", dims=3, checkpoint="edip_parallel", num_iter=1,
                                progress=False)
-    with pytest.raises(ValueError, match="no registered checkpoint holds a 3-D network"):
+    # the registered 3-D checkpoint serves 48-128 px and 20-180 views: not this 24 px, 16-view slab
+    with pytest.raises(ValueError, match="'edip_parallel_3d', does not suit these data"):
         tomopy_dip.reconstruct(slab, THETA, method="edip", dims=3, mismatch="error", num_iter=1, progress=False)
+
+
+def test_the_shipped_3d_checkpoint_is_chosen_for_slabs_only():
+    geom = Geometry(np.linspace(0, np.pi, 30, endpoint=False), 64)
+    assert choose_checkpoint(geom, dims=3) == ("edip_parallel_3d", [])
+    name, _ = choose_checkpoint(geom, dims=2)
+    assert CHECKPOINTS[name].dims == 2
+    ckpt = load_checkpoint("edip_parallel_3d")  # the packaged file, SHA-256 checked
+    assert ckpt.config.dims == 3 and ckpt.metadata["dims"] == 3
 
 
 @pytest.mark.parametrize("bad", [1, 4, 2.5, True, "3"])
