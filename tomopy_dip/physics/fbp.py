@@ -16,6 +16,7 @@ import math
 import numpy as np
 import torch
 
+from tomopy_dip.physics.geometry import DIVERGENT
 from tomopy_dip.physics.projector import RayTransform
 
 __all__ = ["fbp", "ramp_filter", "FILTERS"]
@@ -106,7 +107,7 @@ def fbp(sino: torch.Tensor, op: RayTransform, filter_name: str = "ramp") -> torc
     if squeeze:
         sino = sino.unsqueeze(0)
     with torch.no_grad():
-        if g.beam in ("fanflat", "cone"):
+        if g.beam in DIVERGENT:
             # Each ray weighted by the cosine of its angle to the central ray (cone beam: FDK's
             # weighting, the rows of the batch being the detector rows).
             u = torch.as_tensor(
