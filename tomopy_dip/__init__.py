@@ -27,6 +27,7 @@ from tomopy_dip.fitting.engine import Reconstruction, reconstruct
 from tomopy_dip.fitting.memory import MemoryPlan, check_memory, estimate_memory
 from tomopy_dip.interfaces.tomopy import ALGORITHMS, make_algorithm, recon
 from tomopy_dip.interfaces.pipeline import reconstruct_file
+from tomopy_dip.interfaces.tomosipo import from_tomosipo
 from tomopy_dip.learning.pretraining import pretrain
 from tomopy_dip.methods import METHODS, Method, register_method
 from tomopy_dip.metrics import psnr, ssim
@@ -50,5 +51,5 @@ __all__ = [
     "dip", "tv_dip", "aseqdip", "recon", "reconstruct", "Reconstruction", "Geometry",
     "RayTransform", "get_operator", "fbp", "psnr", "ssim", "make_algorithm", "ALGORITHMS",
     "__version__", "edip", "edip_fe", "pretrain", "Method", "METHODS", "register_method",
-    "reconstruct_file", "estimate_memory", "check_memory", "MemoryPlan",
+    "reconstruct_file", "from_tomosipo", "estimate_memory", "check_memory", "MemoryPlan",
 ]
