@@ -190,8 +190,8 @@ TV_VARIANTS = {"tv_iso": True, "tv_aniso": False}
 
 def _tv_row(d: dict, s: float, gamma: float, isotropic: bool, x0=None) -> tuple[dict, np.ndarray]:
     t0 = time.perf_counter()
-    res = tv_ls(d["sinogram"] / s, d["op"], gamma, isotropic=isotropic, x0=x0)
-    img, ref = res.image * s, d["reference"]
+    res = tv_ls(d["sinogram"] / s, d["op"], gamma, isotropic=isotropic, x0=x0, volume=d.get("volume", False))
+    img, ref = res.image[d.get("scored", slice(None))] * s, d["reference"]
     return ({"gamma": gamma, "isotropic": isotropic, "psnr": psnr(img, ref), "ssim": ssim(img, ref),
              "iterations": res.iterations, "converged": res.converged, "seconds": time.perf_counter() - t0},
             res.image)
@@ -203,7 +203,8 @@ def tv_scan(d: dict, isotropic: bool = True, gammas=TV_GAMMAS) -> list[dict]:
 
     The data are divided by the engine's data scale (of the FBP) first; the grid runs in
     increasing order, each solve started from the previous one's image (same solution, fewer
-    iterations).
+    iterations). A stack of sinograms (``d["volume"]``: one volume, else slice by slice) has one
+    scale and one gamma, and is scored on its slices ``d["scored"]``.
     """
     fb = tomopy_dip.fbp(torch.from_numpy(d["sinogram"]), d["op"], "hann")
     s = float(data_scale(fb[None])[0])

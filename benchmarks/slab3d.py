@@ -5,10 +5,19 @@ The slab: ``--slices`` consecutive central slices of a random-ellipsoid volume (
 training distribution, :func:`tomopy_dip.learning.phantoms.random_ellipsoids`) of ``--size``³,
 ``--views`` parallel views over 180°, Gaussian noise of ``--noise`` times the mean absolute
 sinogram value. For each method and ``dims``: PSNR / SSIM of the volume against the truth,
-iterations and wall time (1 process, ``--threads`` torch threads). Writes
+iterations and wall time (1 process, ``--threads`` torch threads). Beside them, once per
+problem, the converged TV (:func:`tomopy_dip.baselines.tv_ls`) slice by slice (``tv_2d``) and
+as a volume (``tv_3d``), each with the gamma and variant best against the truth. Writes
 ``results/slab3d_<size>_<slices>_<views>.json``.
 
     python benchmarks/slab3d.py --size 64 --slices 16 --views 30 --noise 0.02 --methods tv_dip --threads 1
+
+``--problem fips``: the FIPS gel phantom's 17 time frames (fan beam, ``--views`` of 18/36/72,
+``--size`` 256/128/64) stacked as the rows of one slab, frame 0 first; scored on frame 0, the
+one the dense pre-scan matches (the truth of the other frames is unknown). Writes
+``results/slab3d_fips_<size>_<views>.json``::
+
+    python benchmarks/slab3d.py --problem fips --size 128 --views 36 --methods tv_dip --set slab=17 --threads 1
 """
 
 from __future__ import annotations
@@ -20,7 +29,7 @@ import time
 import numpy as np
 import torch
 
-from common import load, machine, save_rows
+from common import TV_VARIANTS, load, machine, save_rows, tv_oracle, tv_scan, use_shared_data
 
 import tomopy_dip
 from tomopy_dip.baselines import operator_for
@@ -38,13 +47,28 @@ def slab_problem(size: int, slices: int, views: int, noise: float, seed: int = 0
     clean = simulate(truth, theta)
     rng = np.random.default_rng(seed)
     sino = (clean + noise * np.abs(clean).mean() * rng.standard_normal(clean.shape)).astype(np.float32)
-    return {"truth": truth, "sinogram": sino, "theta": theta}
+    return {"truth": truth, "sinogram": sino, "theta": theta, "center": None, "geometry": {}, "scored": slice(None)}
+
+
+def fips_problem(size: int, views: int) -> dict:
+    """The FIPS gel phantom's 17 frames as a slab; the truth of frame 0 only (the pre-scan)."""
+    use_shared_data()
+    from tomopy_dip.data.datasets import load_fips_gel
+
+    frames = [load_fips_gel(views, frame=f, size=size) for f in range(17)]
+    return {"truth": frames[0]["reference"][None], "sinogram": np.stack([f["sinogram"] for f in frames]),
+            "theta": frames[0]["theta"], "center": frames[0]["center"], "geometry": frames[0]["geometry"],
+            "scored": slice(0, 1)}
 
 
 def score(images: np.ndarray, truth: np.ndarray) -> dict:
     """PSNR of the volume (data range of the truth) and the mean SSIM of its slices."""
     return {"psnr": psnr(images, truth), "ssim": float(np.mean([ssim(a, b) for a, b in zip(images, truth)]))}
 
+
+#: The TV's gamma grid here (refined by quarter decades around the best): wider than the HTC
+#: grid (:data:`common.TV_GAMMAS`) below, as the rays through a 64² slice are shorter.
+SLAB_GAMMAS = (0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
 
 #: Iterations between the iterates :func:`psnr_curve` scores.
 CURVE_EVERY = 100
@@ -65,6 +89,7 @@ def psnr_curve(seen: dict[int, dict[int, np.ndarray]], truth: np.ndarray) -> lis
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--problem", choices=("ellipsoids", "fips"), default="ellipsoids")
     ap.add_argument("--size", type=int, default=64)
     ap.add_argument("--slices", type=int, default=16)
     ap.add_argument("--views", type=int, default=30)
@@ -78,29 +103,45 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING)
     torch.set_num_threads(args.threads)
     extra = {k: eval(v) for k, v in (s.split("=", 1) for s in args.set)}  # noqa: S307 - benchmark CLI
-    d = slab_problem(args.size, args.slices, args.views, args.noise, args.seed)
-    name = f"slab3d_{args.size}_{args.slices}_{args.views}"
-    key = f"seed{args.seed}"
+    if args.problem == "fips":
+        d = fips_problem(args.size, args.views)
+        name, key = f"slab3d_fips_{args.size}_{args.views}", "frame0"
+    else:
+        d = slab_problem(args.size, args.slices, args.views, args.noise, args.seed)
+        name, key = f"slab3d_{args.size}_{args.slices}_{args.views}", f"seed{args.seed}"
+    scored = np.arange(len(d["sinogram"]))[d["scored"]]
     rows = {}
-    op = operator_for(d["sinogram"][0], d["theta"])
+    op = operator_for(d["sinogram"][0], d["theta"], d["center"], **d["geometry"])
     fb = tomopy_dip.fbp(torch.from_numpy(d["sinogram"]), op, "hann").numpy()
-    rows["fbp"] = score(fb, d["truth"])
+    rows["fbp"] = score(fb[scored], d["truth"])
     print(f"FBP: {rows['fbp']['psnr']:.2f} dB", flush=True)
+    stored = load(name).get("rows", {}).get(key, {})
+    for dims in (2, 3):  # the converged TV, slice by slice and as a volume, gamma chosen against the truth
+        label = f"tv_{dims}d"
+        if label not in stored:
+            t0 = time.perf_counter()
+            problem = {"sinogram": d["sinogram"], "op": op, "reference": d["truth"], "volume": dims == 3,
+                       "scored": scored}
+            rows[label] = tv_oracle({v: tv_scan(problem, iso, SLAB_GAMMAS) for v, iso in TV_VARIANTS.items()})
+            rows[label]["seconds"] = time.perf_counter() - t0
+            print(f"{label} (oracle gamma {rows[label]['gamma']:g}, {rows[label]['variant']}): "
+                  f"{rows[label]['psnr']:.2f} dB", flush=True)
     save_rows(name, {"machine": machine(), "args": vars(args)}, {key: rows})
     for m in args.methods:
         for dims in args.dims:
             label = f"{m}_{dims}d" + (f"[{','.join(args.set)}]" if args.set else "")
             seen: dict[int, dict[int, np.ndarray]] = {}  # slice -> iteration -> iterate
             t0 = time.perf_counter()
-            res = tomopy_dip.reconstruct(d["sinogram"], d["theta"], method=m, dims=dims, progress=False,
-                                         callback=lambda info: seen.setdefault(info["slice"], {}).__setitem__(
-                                             info["iteration"], info["image"].copy()),
+            res = tomopy_dip.reconstruct(d["sinogram"], d["theta"], d["center"], method=m, dims=dims,
+                                         progress=False, **d["geometry"],
+                                         callback=lambda info: info["slice"] in scored and seen.setdefault(
+                                             info["slice"], {}).__setitem__(info["iteration"], info["image"].copy()),
                                          callback_every=CURVE_EVERY, **extra)
             seconds = time.perf_counter() - t0
             its = res.iterations_run
             curve = psnr_curve(seen, d["truth"])
             best = max(curve, key=lambda c: c[1])
-            rows[label] = {**score(res.images, d["truth"]), "seconds": seconds,
+            rows[label] = {**score(res.images[scored], d["truth"]), "seconds": seconds,
                            "iterations": [int(its.min()), int(its.max())], "stop_reason": sorted(set(res.stop_reason)),
                            "sec_per_iter": seconds / max(1, int(its.sum()) if dims == 2 else int(its.max())),
                            "best_psnr": best[1], "best_iteration": best[0], "curve": curve}
@@ -108,10 +149,11 @@ def main() -> None:
                   f"{best[1]:.2f} dB at {best[0]}), iterations {its.min()}-{its.max()}, {seconds:.0f} s", flush=True)
             save_rows(name, {"machine": machine(), "args": vars(args)}, {key: rows})
     stored = load(name)["rows"][key]
-    print(f"\n| method | PSNR / SSIM | iterations | seconds |\n|---|---|---|---|")
+    print("\n| method | PSNR / SSIM | iterations | seconds |\n|---|---|---|---|")
     for label, r in stored.items():
         its = r.get("iterations")
-        print(f"| {label} | {r['psnr']:.2f} / {r['ssim']:.3f} | {f'{its[0]}–{its[1]}' if its else '–'} | "
+        its = f"{its[0]}–{its[1]}" if isinstance(its, list) else (f"{its} (PDHG, gamma {r['gamma']:g})" if its else "–")
+        print(f"| {label} | {r['psnr']:.2f} / {r['ssim']:.3f} | {its} | "
               f"{r.get('seconds', 0):.0f} |")
 
 

@@ -191,6 +191,29 @@ def test_load_fips_gel(pipeline_env):
     assert d["geometry"]["num_gridx"] == d["reference"].shape[0]
 
 
+@pytest.mark.real_data
+@pytest.mark.parametrize("size", [128, 64])
+def test_fips_gel_on_a_coarser_grid_matches_its_binned_reference(pipeline_env, size):
+    """At 128² / 64² the 72-view FBP of frame 0 agrees with the block-mean pre-scan reference
+    as at 256² (measured: correlation 0.99, mean ratio 0.988 at every size): a wrong pixel size
+    would scale the reference, a wrong geometry decorrelate it."""
+    _need_mirror(pipeline_env)
+    import torch
+
+    import tomopy_dip
+    from tomopy_dip.physics.geometry import Geometry
+    from tomopy_dip.physics.projector import get_operator
+
+    d = datasets.load_fips_gel(n_views=72, size=size)
+    assert d["reference"].shape == (size, size) and d["geometry"]["num_gridx"] == size
+    op = get_operator(Geometry(d["theta"], d["sinogram"].shape[1], center=d["center"], **d["geometry"]))
+    fbp = tomopy_dip.fbp(torch.from_numpy(d["sinogram"][None]), op, "hann").numpy()[0]
+    assert np.corrcoef(fbp.ravel(), d["reference"].ravel())[0, 1] > 0.98
+    assert fbp.mean() / d["reference"].mean() == pytest.approx(1.0, abs=0.03)
+    with pytest.raises(ValueError, match="size must be 256"):
+        datasets.load_fips_gel(n_views=18, size=100)
+
+
 def test_unknown_dataset_name():
     with pytest.raises(ValueError, match="unknown dataset"):
         datasets.get_path("nope")

@@ -56,6 +56,16 @@ def test_a_method_default_for_an_unknown_keyword_is_refused():
         Method("bad_method", defaults={"num_iters": 5})
 
 
+def test_defaults_for_dims_3_replace_the_methods_defaults_there_only():
+    m = Method("slow_3d", defaults={"num_iter": 100, "lr": 1e-2}, defaults_3d={"num_iter": 300})
+    assert (m.parse({}).num_iter, m.parse({}).lr) == (100, 1e-2)
+    assert (m.parse({"dims": 3}).num_iter, m.parse({"dims": 3}).lr) == (300, 1e-2)
+    assert m.parse({"dims": 3, "num_iter": 7}).num_iter == 7  # the caller's keyword wins
+    assert m.parse({"options": {"dims": 3}}).num_iter == 300  # TomoPy's options dict too
+    with pytest.raises(ValueError, match="unknown keyword"):
+        Method("bad_3d", defaults_3d={"num_iters": 5})
+
+
 def test_method_keywords_are_validated_by_their_own_check():
     aseq = METHODS["aseqdip"]
     opts = parse_options({"inner_steps": 4}, aseq.accepted, aseq.defaults, "x")

@@ -225,6 +225,13 @@ def _init_network(v: Any) -> Any:
     return FittedNetwork(*v)
 
 
+def _backtrack(v: Any) -> float:
+    v = float_check("backtrack", 0.0)(v)
+    if 0 < v <= 1:
+        raise ValueError(f"backtrack must be 0 (off) or a factor above 1, got {v!r}")
+    return v
+
+
 def _kw(name, default, check, help, parse=None, metavar=None) -> Keyword:
     meta = metavar or {int: "N", float: "X", str: "NAME"}.get(parse, "V")
     return Keyword(name, default, check, help, parse, meta)
@@ -270,6 +277,9 @@ _SHARED = [
     _kw("network_input", "noise", choice_check("network_input", ("noise", "fbp", "backprojection")),
         "network input: noise, fbp or backprojection", str),
     _kw("clip_grad", 1.0, float_check("clip_grad", 0.0), "gradient-norm clipping per slice, 0 = off", float),
+    _kw("backtrack", 0.0, lambda v: _backtrack(v),
+        "undo loss spikes: when the loss exceeds this factor (> 1) times its lowest value, restore the "
+        "network and optimiser of that lowest loss and halve the learning rate; 0 = off", float),
     _kw("filter_name", "hann", choice_check("filter_name", FILTERS),
         "FBP filter of the data scaling and the FBP input", str),
     _kw("batch_size", None, _optional(int_check("batch_size", 1)),
@@ -367,7 +377,8 @@ Options.__module__ = __name__
 
 
 def parse_options(kwargs: Mapping[str, Any], keywords: Mapping[str, Keyword],
-                  defaults: Mapping[str, Any], where: str) -> Options:
+                  defaults: Mapping[str, Any], where: str,
+                  defaults_3d: Mapping[str, Any] | None = None) -> Options:
     """Validate ``kwargs`` against ``keywords``.
 
     Parameters
@@ -381,6 +392,8 @@ def parse_options(kwargs: Mapping[str, Any], keywords: Mapping[str, Keyword],
         The method's own defaults, overriding the keywords' defaults.
     where : str
         Name used in error messages (e.g. ``"tomopy_dip.tv_dip"``).
+    defaults_3d : mapping, optional
+        The method's defaults with ``dims=3``, overriding ``defaults`` there.
     """
     kwargs = dict(kwargs)
     opts = kwargs.pop("options", None)
@@ -396,6 +409,8 @@ def parse_options(kwargs: Mapping[str, Any], keywords: Mapping[str, Keyword],
         )
     values = {name: kw.default for name, kw in keywords.items()}
     values.update(defaults)
+    if defaults_3d and keywords["dims"].check(kwargs.get("dims", values["dims"])) == 3:
+        values.update(defaults_3d)
     values.update(kwargs)
     clean = {name: keywords[name].check(v) for name, v in values.items()}
     shared = {f.name for f in fields(Options)}

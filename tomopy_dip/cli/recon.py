@@ -171,8 +171,6 @@ def add_cli(sub: "argparse._SubParsersAction") -> argparse.ArgumentParser:
 # ---------------------------------------------------------------------------- the run
 def _collect_keywords(args: argparse.Namespace, method: Any) -> dict[str, Any]:
     """The keywords given by their options and ``--set``, validated for ``method``."""
-    from tomopy_dip.options import parse_options
-
     kw = {k[3:]: v for k, v in vars(args).items() if k.startswith("kw_") and k != "kw_set" and v is not None}
     flags = {k: "--" + k.replace("_", "-") for k in kw}
     for key, value in args.kw_set:
@@ -186,8 +184,7 @@ def _collect_keywords(args: argparse.Namespace, method: Any) -> dict[str, Any]:
         raise UsageError(f"{names} does not apply to --algorithm {method.name} "
                          f"(its keywords: {', '.join(shown)})")
     try:
-        parse_options({**kw, "device": kw.get("device", "cpu")}, method.accepted, method.defaults,
-                      f"--algorithm {method.name}")
+        method.parse({**kw, "device": kw.get("device", "cpu")}, f"--algorithm {method.name}")
     except (TypeError, ValueError) as exc:
         raise UsageError(str(exc)) from None
     return kw

@@ -155,7 +155,10 @@ def load_fips_gel(n_views: int = 36, frame: int = 0, size: int = 256) -> dict:
     frame : int
         Time frame 0..16 (frame 0 matches the pre-scan reference).
     size : int
-        Grid size; must be 256, the grid of the dense pre-scan reference (0.1333 mm pixels).
+        Grid size: 256, the grid of the dense pre-scan reference (0.1333 mm pixels), or 128 or
+        64 (pixels 2 or 4 times larger; the reference is then the mean of 2x2 or 4x4 blocks of
+        the 256² one, whose centre sits a quarter or three eighths of a pixel from the grid's
+        rotation-axis pixel).
 
     Returns
     -------
@@ -170,11 +173,13 @@ def load_fips_gel(n_views: int = 36, frame: int = 0, size: int = 256) -> dict:
     with h5py.File(get_path(f"fips_gel_data_{n_views}"), "r") as f:
         sino = f["entry1/tomo_entry/data/data"][frame].astype(np.float32)
         theta = np.asarray(f["entry1/tomo_entry/config/angles"][...], dtype=np.float64)
-    if size != 256:
-        raise ValueError(f"size must be 256 (the grid of the reference scan), got {size}")
+    if size not in (256, 128, 64):
+        raise ValueError(f"size must be 256 (the grid of the reference scan), 128 or 64, got {size}")
     with h5py.File(get_path("fips_gel_fbp_pre_scan"), "r") as f:
         ref = f["entry1/tomo_entry/data/data"][...].astype(np.float32)
-    px = 0.133333
+    block = 256 // size
+    ref = ref.reshape(size, block, size, block).mean((1, 3))
+    px = 0.133333 * block
     return {
         "sinogram": sino,
         "theta": theta,

@@ -64,7 +64,7 @@ from tomopy_dip.fitting.loop import fit_batch
 from tomopy_dip.fitting.memory import check_memory, estimate_memory, memory_fits
 from tomopy_dip.fitting.problem import check_sinograms, slice_centers, slice_geometries
 from tomopy_dip.methods.base import Method
-from tomopy_dip.options import parse_options, with_changes
+from tomopy_dip.options import with_changes
 
 __all__ = ["reconstruct", "Reconstruction", "run", "COMPUTE_LOCK"]
 
@@ -183,7 +183,7 @@ def _check_plan(method: Method, options: Any, geoms: list, nslices: int, network
 
 def _run(method: Method, tomo: Any, theta: Any, center: Any, slice_offset: int | None,
          kwargs: dict) -> Reconstruction:
-    options = parse_options(kwargs, method.accepted, method.defaults, f"tomopy_dip.{method.name}")
+    options = method.parse(kwargs)
     sino, th, two_d = check_sinograms(tomo, theta)
     nslices, _, ndet = sino.shape
     centers = slice_centers(center, nslices, ndet, options.beam)
@@ -406,12 +406,16 @@ def reconstruct(tomo: Any, theta: Any, center: Any = None, method: str = "tv_dip
         the current iterate, and the minimum-loss image or the average so far, i.e. what
         ``select`` would return if the fit stopped there; the iterate for ``"last"``),
         ``callback_every``,
-        ``network_input`` ({"noise", "fbp"}), ``clip_grad`` (1.0), ``filter_name`` ("hann"),
+        ``network_input`` ({"noise", "fbp"}), ``clip_grad`` (1.0), ``backtrack`` (0: off;
+        a factor > 1: when the loss exceeds it times its lowest value, the fit returns to the
+        network and optimiser state of that lowest loss and halves its learning rate,
+        :mod:`~tomopy_dip.fitting.backtrack`), ``filter_name`` ("hann"),
         ``batch_size``, ``backend`` ({"auto", "matrix", "astra"}), ``memory_limit`` (bytes),
         ``channels``, ``skip_channels``, ``norm_groups``, ``out_activation``,
         ``dims`` (2: every slice fitted by its own 2-D U-Net; 3: the call's slices fitted
         together, slab by slab, each slab by one 3-D U-Net: one data scale, one stopping
-        decision, results that depend on the slab), ``slab`` (16) and ``slab_overlap`` (4):
+        decision, results that depend on the slab; the methods' defaults there differ, see
+        :data:`~tomopy_dip.methods.base.DEFAULTS_3D`), ``slab`` (16) and ``slab_overlap`` (4):
         rows per slab and rows shared by neighbouring slabs, blended linearly
         (:func:`slabs`, :func:`blend_weights`), ``num_gridx``, ``num_gridy``, ``beam``
         ({"parallel", "fanflat", "cone"}; cone: the call is one volume, ``dims=3``, CUDA only),

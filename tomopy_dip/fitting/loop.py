@@ -24,6 +24,7 @@ import torch
 from tqdm.auto import tqdm
 
 from tomopy_dip.fitting import interrupt
+from tomopy_dip.fitting.backtrack import Backtracking
 from tomopy_dip.fitting.hooks import Fit
 from tomopy_dip.fitting.losses import HISTORY_TERMS
 from tomopy_dip.fitting.problem import SliceBatch, slice_seed
@@ -114,6 +115,7 @@ def fit_batch(method: Any, options: Any, sino: np.ndarray, geoms: Sequence[Any],
     # are about lr in every weight whatever the gradient; a pretrained network loses its start.
     warm = options.lr_warmup
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda j: min(1.0, (j + 1) / warm)) if warm > 1 else None
+    guard = Backtracking(options, fit.params, opt, sched)
     n_iter, B = options.num_iter, batch.B
     hist = _History(("loss", *HISTORY_TERMS, "seconds"), B)
     scale = batch.scale[:, None, None]
@@ -132,15 +134,16 @@ def fit_batch(method: Any, options: Any, sino: np.ndarray, geoms: Sequence[Any],
             loss = values[terms[0].name]
             for t in terms[1:]:
                 loss = loss + t.weight * values[t.name]
-            opt.zero_grad(set_to_none=True)
-            loss.sum().backward()
-            if options.clip_grad > 0:
-                norms = net.per_model_grad_norm(fit.params)
-                net.scale_grads(fit.params, torch.clamp(options.clip_grad / (norms + 1e-12), max=1.0))
-            opt.step()
-            if sched is not None:
-                sched.step()
             lv = loss.detach()
+            if not guard.check(k, float(lv.sum())):  # a spike sets the fit back instead of stepping
+                opt.zero_grad(set_to_none=True)
+                loss.sum().backward()
+                if options.clip_grad > 0:
+                    norms = net.per_model_grad_norm(fit.params)
+                    net.scale_grads(fit.params, torch.clamp(options.clip_grad / (norms + 1e-12), max=1.0))
+                opt.step()
+                if sched is not None:
+                    sched.step()
             hist.reserve(k + 1)
             hist["loss"][k] = lv.cpu().numpy()
             if not np.isfinite(hist["loss"][k]).all():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["image_gradient", "total_variation", "volume_total_variation", "LossTerm", "DataFidelity", "TotalVariation", "Autoencoding",
+__all__ = ["image_gradient", "total_variation", "volume_gradient", "volume_total_variation", "LossTerm", "DataFidelity", "TotalVariation", "Autoencoding",
            "HISTORY_TERMS"]
 
 #: The loss terms every history records (zeros where a method does not use one).
@@ -55,6 +55,14 @@ def total_variation(x: torch.Tensor, isotropic: bool = False) -> torch.Tensor:
     return dh + dv
 
 
+def volume_gradient(x: torch.Tensor) -> torch.Tensor:
+    """Forward differences of a volume ``(D, H, W)``, stacked ``(3, D, H, W)``: the two of
+    :func:`image_gradient` and ``x[b + 1] - x[b]`` along the slab, zero for the last slice."""
+    dz = torch.zeros_like(x)
+    dz[:-1] = x[1:] - x[:-1]
+    return torch.cat([image_gradient(x), dz[None]])
+
+
 def volume_total_variation(x: torch.Tensor, isotropic: bool = False) -> torch.Tensor:
     """Total variation of a volume ``(D, H, W)`` (a slab of slices), per slice: as
     :func:`total_variation`, with the forward difference along the slab (slice ``b + 1`` minus
@@ -66,11 +74,10 @@ def volume_total_variation(x: torch.Tensor, isotropic: bool = False) -> torch.Te
     >>> volume_total_variation(v), volume_total_variation(v, isotropic=True)
     (tensor([ 0., 16.,  0.]), tensor([ 0., 16.,  0.]))
     """
-    dz = torch.zeros_like(x)
-    dz[:-1] = x[1:] - x[:-1]
+    g = volume_gradient(x)
     if isotropic:
-        return torch.linalg.vector_norm(torch.cat([image_gradient(x), dz[None]]), dim=0).sum((-2, -1))
-    return total_variation(x) + dz.abs().sum((-2, -1))
+        return torch.linalg.vector_norm(g, dim=0).sum((-2, -1))
+    return g.abs().sum(0).sum((-2, -1))
 
 
 # ---------------------------------------------------------------------------- loss terms

@@ -18,7 +18,8 @@ The parts of a plan
     (:data:`NETWORK_FIXED_BYTES`: oneDNN's kernels, autograd, the allocator's arenas). Slices
     are fitted one after the other, so only one slice's network is alive at a time.
 ``parameters``
-    Weights, their gradients and Adam's two moments (plus the bfloat16 copies of autocast).
+    Weights, their gradients and Adam's two moments (plus the bfloat16 copies of autocast, and
+    the copy of weights and moments that ``backtrack`` keeps).
 ``projector``
     The system matrices (``A`` and ``A^T``, :func:`~tomopy_dip.physics.projector.
     estimate_matrix_bytes`, which builds a few angles on a small grid only), one per distinct
@@ -263,12 +264,11 @@ class MemoryPlan:
 def _options(method: Any, options: Any):
     """``(Method, Options)`` from a method or its name and parsed options or a keyword dict."""
     from tomopy_dip.methods import get_method
-    from tomopy_dip.options import parse_options
 
     if isinstance(method, str):
         method = get_method(method)
     if isinstance(options, Mapping) or options is None:
-        options = parse_options(dict(options or {}), method.accepted, method.defaults, f"tomopy_dip.{method.name}")
+        options = method.parse(dict(options or {}))
     return method, options
 
 
@@ -369,7 +369,7 @@ def estimate_memory(method: Any, options: Any, nproj: int, ndet: int, *, nslices
     elements = activation_elements(config, gx, gy, slab)
     act = NETWORK_FIXED_BYTES + int(ACTIVATION_BYTES.get(precision, ACTIVATION_BYTES["float32"]) * elements)
     n_par = parameter_count(config)
-    params = n_par * (16 + (2 if precision == "bfloat16" else 0))
+    params = n_par * (16 + (2 if precision == "bfloat16" else 0) + (12 if options.backtrack > 0 else 0))
     from tomopy_dip.physics.projector import _CACHE
 
     n_ops = min(len(distinct), _CACHE.size)

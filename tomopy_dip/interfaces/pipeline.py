@@ -33,7 +33,7 @@ from tomopy_dip.interfaces.outputs import ResultDirectory
 from tomopy_dip.interfaces.scan import ScanSource, SettingError, resolve_rows, rows_text, tasks_of
 from tomopy_dip.interfaces.tasks import Task, local_workers, open_scheduler, require_dask, run_tasks
 from tomopy_dip.methods import get_method
-from tomopy_dip.options import int_check, parse_options
+from tomopy_dip.options import int_check
 
 __all__ = ["reconstruct_file", "FileReconstruction", "ScanPlan", "SettingError", "rows_text",
            "ROWS_PER_TASK", "PLAN_ITERATIONS"]
@@ -388,8 +388,7 @@ def reconstruct_file(path: str | os.PathLike, algorithm: str, *, out: str | os.P
 
     say = report or log.info
     method = get_method(algorithm)
-    options = parse_options({**keywords, "progress": progress}, method.accepted, method.defaults,
-                            f"tomopy_dip.{method.name}")
+    options = method.parse({**keywords, "progress": progress})
     downsample, rows_per_task = _check_settings(center, center_method, downsample, rows_per_task)
     if scheduler is not None:
         require_dask()  # the optional extra, checked before any work

@@ -40,7 +40,7 @@ from typing import Any
 from tomopy_dip.fitting.hooks import FrozenEncoder, LevelCalibration
 from tomopy_dip.learning.checkpoints import CheckpointMatchWarning, resolve_checkpoint
 from tomopy_dip.learning.checkpoints.matching import MISMATCH_CHOICES
-from tomopy_dip.methods.base import Method
+from tomopy_dip.methods.base import DEFAULTS_3D, Method
 from tomopy_dip.methods.dip import DEFAULT_TV_WEIGHT
 from tomopy_dip.networks import UNetConfig
 from tomopy_dip.options import KEYWORDS, Keyword, bool_check, choice_check, yes_no
@@ -115,6 +115,7 @@ def load_network(options: Any, geometry: Geometry) -> tuple[UNetConfig, dict] | 
 EDIP = Method(
     name="edip",
     defaults={"network_input": "fbp", "tv_weight": DEFAULT_TV_WEIGHT, "lr_warmup": LR_WARMUP},
+    defaults_3d=DEFAULTS_3D,
     keywords=EDIP_KEYWORDS,
     hooks=(LevelCalibration,),
     load_network=load_network,
@@ -124,6 +125,7 @@ EDIP = Method(
 EDIP_FE = Method(
     name="edip_fe",
     defaults={"network_input": "fbp", "tv_weight": DEFAULT_TV_WEIGHT, "lr_warmup": LR_WARMUP},
+    defaults_3d=DEFAULTS_3D,
     keywords=EDIP_KEYWORDS,
     hooks=(FrozenEncoder, LevelCalibration),
     load_network=load_network,
