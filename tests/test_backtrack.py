@@ -54,6 +54,31 @@ def test_a_spike_returns_the_fit_to_its_lowest_loss_with_half_the_step(kicked):
     assert lf[-1] > lowest and lg[-1] < lowest and lf[-1] > 1.5 * lg[-1]
 
 
+def test_a_changed_input_goes_back_with_the_weights():
+    """aSeqDIP replaces its input every ``inner_steps``; the restored state is the pair (weights,
+    input) of the lowest loss, so the iterate after the spike has that loss bit for bit."""
+    import dataclasses
+
+    from tomopy_dip.methods.aseqdip import ASEQDIP
+
+    method = dataclasses.replace(ASEQDIP, name="aseqdip_kicked", hooks=ASEQDIP.hooks + (_Kick,),
+                                 defaults={**ASEQDIP.defaults, "stop": "none"})
+    img = np.zeros((32, 32), np.float32)
+    img[8:24, 10:20] = 1.0
+    sino = simulate(img, THETA, noise=0.02, seed=0)
+    register_method(method)
+    try:
+        res = tomopy_dip.reconstruct(sino, THETA, method="aseqdip_kicked", num_iter=KICK_AT + 5, inner_steps=10,
+                                     backtrack=1.2, **TINY)
+    finally:
+        METHODS.pop("aseqdip_kicked", None)
+    loss = res.history["loss"][:, 0]
+    lowest = loss[:KICK_AT].min()
+    # the input changed at the kick (60), after the lowest loss (59): the spike came with a new input
+    assert loss[KICK_AT] > 1.2 * lowest and np.argmin(loss[:KICK_AT]) == KICK_AT - 1
+    assert loss[KICK_AT + 1] == lowest
+
+
 def test_the_state_and_the_learning_rate_are_restored_and_halved():
     w = torch.nn.Parameter(torch.tensor([1.0, 2.0]))
     opt = torch.optim.Adam([w], lr=0.1)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 import tomopy_dip
 from conftest import TINY
@@ -93,3 +94,30 @@ def test_select_variance_before_a_full_window_returns_the_last_iterate(sino):
                                  callback=lambda i: its.append(i["image"].copy()), **TINY)
     assert res.iteration[0] == 4 and len(its) == 5
     np.testing.assert_allclose(np.squeeze(res.images), its[-1], rtol=1e-6)
+
+
+def test_variance_stop_and_selection_share_one_window(sino):
+    """ES-WMV as stopping rule and as selection keeps one window of iterates, and each decides
+    as it does alone: the same stop as beside the minimum-loss selection, the same image as the
+    selection recomputed from the iterates."""
+    from types import SimpleNamespace
+
+    from tomopy_dip.fitting.selection import MinVariance
+    from tomopy_dip.fitting.stopping import WindowedVariance
+
+    opts, batch = SimpleNamespace(stop_window=5, stop_patience=3), SimpleNamespace(B=1, device="cpu", fbp=torch.zeros(1, 4, 4))
+    stopper, selector = WindowedVariance(opts, batch), MinVariance(batch, opts)
+    stopper.share(selector)
+    assert stopper.variance is selector.variance
+    w, its = 10, []
+    kw = dict(TINY, method="dip", lr=1e-2, num_iter=2000, stop="variance", stop_window=w, stop_patience=40)
+    both = tomopy_dip.reconstruct(sino, THETA, select="variance", callback=lambda i: its.append(i["image"].copy()), **kw)
+    alone = tomopy_dip.reconstruct(sino, THETA, select="min_loss", **kw)
+    n = int(both.iterations_run[0])
+    assert both.stop_reason == ["converged"] and n == int(alone.iterations_run[0]) < 2000
+    x = np.stack(its).astype(np.float64)
+    var = [np.mean(np.var(x[k - w + 1:k + 1], axis=0)) for k in range(w - 1, n)]
+    at = w - 1 + int(np.argmin(var))
+    assert n - 1 - at == 40 and both.iteration[0] == at  # stopped patience iterations after the minimum
+    np.testing.assert_allclose(np.squeeze(both.images), x[at - w + 1:at + 1].mean(0), rtol=1e-5,
+                               atol=1e-6 * np.abs(x).max())

@@ -110,12 +110,13 @@ def fit_batch(method: Any, options: Any, sino: np.ndarray, geoms: Sequence[Any],
     terms = [t(options, batch) for t in method.losses]
     selector = SELECTORS[options.select](batch, options)
     stopper = STOPPERS[options.stop](options, batch)
+    stopper.share(selector)
     opt = torch.optim.Adam(fit.params, lr=options.lr)
     # Linear warm-up: iteration k (from 0) uses lr * (k + 1) / lr_warmup. Adam's first updates
     # are about lr in every weight whatever the gradient; a pretrained network loses its start.
     warm = options.lr_warmup
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda j: min(1.0, (j + 1) / warm)) if warm > 1 else None
-    guard = Backtracking(options, fit.params, opt, sched)
+    guard = Backtracking(options, fit.params, opt, sched, fit=fit)
     n_iter, B = options.num_iter, batch.B
     hist = _History(("loss", *HISTORY_TERMS, "seconds"), B)
     scale = batch.scale[:, None, None]

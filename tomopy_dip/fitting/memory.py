@@ -391,7 +391,7 @@ def estimate_memory(method: Any, options: Any, nproj: int, ndet: int, *, nslices
     data = 4 * nslices * (sino + pixels)  # the call's float32 sinograms and its output images
     data += 4 * slab * (2 * sino + 8 * pixels)  # scaled data, FBP, input, iterate, selection, TV ...
     data += 8 * nproj * (ndet + 3 * pad)  # the FBP's float64 filtering (before the fit)
-    windows = (options.stop == "variance") + (options.select == "variance")  # ES-WMV's iterates
+    windows = int("variance" in (options.stop, options.select))  # ES-WMV's iterates (one shared window)
     data += windows * (4 * options.stop_window + 16) * pixels * slab
     data += 6 * 4 * 2 * min(max(1024, options.num_iter), 20000)  # history (grows with the fit: a cap costs nothing)
     resident = 0

@@ -151,7 +151,7 @@ class MinVariance(Selector):
         self.best = torch.full((batch.B,), math.inf, dtype=torch.float64, device=batch.device)
 
     def update(self, k, x, loss, history) -> None:
-        score = self.variance.push(x)
+        score = self.variance.push(x, k)
         if score is None:
             self.image, self.iteration[:] = x.clone(), k
             return

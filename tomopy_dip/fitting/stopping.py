@@ -14,7 +14,8 @@ size.
 windowed moving variance of the iterates, ``mean over the last W iterates of ||x_i -
 mean(window)||^2 / n`` (images at unit data scale), falls while the fit still changes the image
 and levels off once it has settled; the fit stops when the variance has not reached a new
-minimum for ``stop_patience`` iterations. It keeps ``stop_window`` images in memory.
+minimum for ``stop_patience`` iterations. It keeps ``stop_window`` images in memory (one window,
+shared with ES-WMV's selection ``select="variance"``).
 
 Measured with TV-DIP on the HTC training phantoms ``ta``, ``tb``, ``tc`` at 128², 60 and 20
 views, runs of 3000 / 4000 iterations replayed offline (``benchmarks/stopping.py``; the returned
@@ -74,6 +75,10 @@ class Stopper:
         after it."""
         return False
 
+    def share(self, selector: object) -> None:
+        """Use the statistics the selection rule already keeps, where they are the same (no-op
+        here)."""
+
 
 class LossPlateau(Stopper):
     """Stop when the lowest loss so far improved by less than ``stop_tolerance`` (a fraction)
@@ -99,10 +104,19 @@ class MovingVariance:
         self.window = window
         self._last: collections.deque = collections.deque()
         self._sum = self._sumsq = None
+        self._k: int | None = None
+        self._score: torch.Tensor | None = None
 
-    def push(self, x: torch.Tensor) -> torch.Tensor | None:
+    def push(self, x: torch.Tensor, k: int | None = None) -> torch.Tensor | None:
         """Add iterate ``x`` ``(B, nx, ny)``; the per-slice variance ``(B,)`` once the window is
-        full, else None."""
+        full, else None. A second push of the same iteration ``k`` adds nothing and returns the
+        same variance (a stopper and a selector share one instance, :meth:`Stopper.share`)."""
+        if k is not None and k == self._k:
+            return self._score
+        self._k, self._score = k, self._push(x)
+        return self._score
+
+    def _push(self, x: torch.Tensor) -> torch.Tensor | None:
         self._last.append(x.detach().to(torch.float32, copy=True))
         x = x.to(torch.float64)
         if self._sum is None:
@@ -135,8 +149,15 @@ class WindowedVariance(Stopper):
         self.best, self.best_k = float("inf"), 0
         self.score = float("inf")
 
+    def share(self, selector: object) -> None:
+        """ES-WMV's selection (``select="variance"``) keeps the same window: one copy of its
+        ``stop_window`` iterates, not two."""
+        theirs = getattr(selector, "variance", None)
+        if isinstance(theirs, MovingVariance) and theirs.window == self.variance.window:
+            self.variance = theirs
+
     def update(self, k: int, x: torch.Tensor, loss: float) -> bool:
-        score = self.variance.push(x)
+        score = self.variance.push(x, k)
         if score is None:
             return False
         self.score = float(score.mean())
