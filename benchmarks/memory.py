@@ -55,12 +55,11 @@ import tomopy_dip, astra  # noqa: F401  (astra: the projector imports it on firs
 from tomopy_dip.fitting.memory import estimate_memory, activation_elements, parameter_count
 from tomopy_dip.fitting.problem import slice_geometries
 from tomopy_dip.methods import get_method
-from tomopy_dip.options import parse_options
 from tomopy_dip.physics.projector import get_operator
 imports = status("VmRSS")
 method = get_method("tv_dip")
 kw = dict(num_iter=n_iter, stop="none", progress=False, precision=precision, backend=backend, device="cpu")
-options = parse_options(kw, method.accepted, method.defaults, "benchmark")
+options = method.parse(kw, "benchmark")
 theta = np.linspace(0, np.pi, nproj, endpoint=False)
 geoms = slice_geometries(theta, size, np.array([size / 2]), options)
 plan = estimate_memory(method, options, nproj, size, geometries=geoms, in_process=False)

@@ -147,13 +147,14 @@ def record(args, d: dict, scored: np.ndarray, method: str, dims: int, extra: dic
     if dims != 3 or extra.get("slab", 16) < nslices:
         raise SystemExit("--record replays one fit: dims 3 with the whole slab in it (--set slab=N)")
     loss, err = {}, {}  # iteration -> per slice
+    where = {int(i): j for j, i in enumerate(scored)}  # slice -> its place in the truth
 
     def cb(info):
         k, i = info["iteration"], info["slice"]
         loss.setdefault(k, np.zeros(nslices))[i] = info["loss"]
-        if i in scored:
-            e = info["image"].astype(np.float64) - d["truth"][list(scored).index(i)]
-            err.setdefault(k, np.zeros(len(scored)))[list(scored).index(i)] = float(np.sum(e * e))
+        if i in where:
+            e = info["image"].astype(np.float64) - d["truth"][where[i]]
+            err.setdefault(k, np.zeros(len(scored)))[where[i]] = float(np.sum(e * e))
 
     t0 = time.perf_counter()
     res = tomopy_dip.reconstruct(d["sinogram"], d["theta"], d["center"], method=method, dims=dims, progress=False,
