@@ -39,6 +39,11 @@ def volume(shape, size, pos=(0.0, 0.0, 0.0)):
     return _fake("VolumeGeometry", "tomosipo.geometry.volume", shape=shape, size=size, pos=np.asarray([pos]))
 
 
+def cone_vec(shape, src_pos, det_pos, det_v, det_u):
+    return _fake("ConeVectorGeometry", "tomosipo.geometry.cone_vec", det_shape=shape, src_pos=np.asarray(src_pos),
+                 det_pos=np.asarray(det_pos), det_v=np.asarray(det_v), det_u=np.asarray(det_u))
+
+
 def operator(vg, pg):
     return _fake("Operator", "tomosipo.Operator", domain=vg, range=pg)
 
@@ -86,6 +91,47 @@ def test_cone_keywords_put_every_point_where_tomosipo_puts_it():
             assert row == pytest.approx(b + (rows - 1) / 2, abs=1e-6)
 
 
+@pytest.mark.parametrize("ny, nx", [(12, 10), (11, 9)])
+def test_cone_vec_keywords_put_every_voxel_where_tomosipo_puts_it(ny, nx):
+    """A tilted, shifted detector and a moved volume (tomosipo's cone_vec, (z, y, x) order): the
+    centre of every tomosipo voxel lands on the detector where tomosipo's vector formula (its
+    ``project_point``) puts it, in the ASTRA geometry of the keywords at the centre of the same
+    voxel of this package's grid (rows flipped: row 0 is +y), even and odd grid sizes alike."""
+    astra_experimental = pytest.importorskip("astra.experimental")
+    rng = np.random.default_rng(2)
+    rows, cols, voxel = 6, 20, 0.5
+    pos = np.array([0.3, -0.7, 1.1])  # (z, y, x)
+    t = ANGLES
+    # a circle of radius 40 about the z axis through pos, wobbling in z, detector 25 beyond the
+    # axis, tilted about the ray and shifted sideways: (z, y, x) components
+    src = pos + np.stack([0.8 * np.sin(3 * t), -40 * np.cos(t), 40 * np.sin(t)], 1)
+    det = pos + np.stack([0.2 + 0 * t, 25 * np.cos(t), -25 * np.sin(t)], 1) + 0.6 * np.stack([0 * t, np.sin(t), np.cos(t)], 1)
+    tilt = 0.1
+    det_u = 0.7 * np.stack([np.sin(tilt) + 0 * t, np.cos(tilt) * np.sin(t), np.cos(tilt) * np.cos(t)], 1)
+    det_v = 0.8 * np.stack([np.cos(tilt) + 0 * t, -np.sin(tilt) * np.sin(t), -np.sin(tilt) * np.cos(t)], 1)
+    vg = volume((rows, ny, nx), (rows * voxel, ny * voxel, nx * voxel), tuple(pos))
+    kw = from_tomosipo(operator(vg, cone_vec((rows, cols), src, det, det_v, det_u)))
+    assert kw["beam"] == "cone" and (kw["num_gridx"], kw["num_gridy"]) == (ny, nx) and "center" not in kw
+    np.testing.assert_allclose(kw["theta"], ANGLES, atol=1e-12)  # the azimuth of the source about the axis
+    g = Geometry(kw.pop("theta"), cols, **kw)
+    _, proj = g.astra_cone_geoms(rows)
+    min_x, _, _, max_y = g.window()
+    for _ in range(6):
+        k, j, i = rng.integers(rows), rng.integers(ny), rng.integers(nx)
+        p = pos + (np.array([k, j, i]) + 0.5 - np.array([rows, ny, nx]) / 2.0) * voxel  # tomosipo's voxel centre
+        ours = (min_x + i + 0.5, max_y - (ny - 1 - j) - 0.5, -rows / 2.0 + k + 0.5)  # our voxel [k, ny-1-j, i]
+        for view in (0, 4, 9):
+            # tomosipo's project_point: the ray from the source through p meets the detector plane
+            normal = np.cross(det_v[view], det_u[view])
+            d = p - src[view]
+            hit = p + d * np.dot(det[view] - p, normal) / np.dot(d, normal)
+            a = np.dot(hit - det[view], det_u[view]) / np.dot(det_u[view], det_u[view])
+            b = np.dot(hit - det[view], det_v[view]) / np.dot(det_v[view], det_v[view])
+            col, row = astra_experimental.projectPoint(proj, *ours, view)
+            assert col == pytest.approx(a + (cols - 1) / 2, abs=1e-6)
+            assert row == pytest.approx(b + (rows - 1) / 2, abs=1e-6)
+
+
 def test_parallel_keywords_put_every_point_where_tomosipo_puts_it():
     """The same for tomosipo's 3-D parallel beam against this package's 2-D parallel geometry of
     each row (detector pixels twice as wide as the voxels)."""
@@ -120,7 +166,9 @@ def test_tomopys_default_grid_without_a_volume_and_the_transposed_operator():
 
 
 @pytest.mark.parametrize("call, error, match", [
-    (lambda: from_tomosipo(_fake("ConeVectorGeometry", "tomosipo.geometry.cone_vec")), ValueError, "vector geometries"),
+    (lambda: from_tomosipo(_fake("ParallelVectorGeometry", "tomosipo.geometry.parallel_vec")), ValueError,
+     "ParallelVectorGeometry is not supported"),
+    (lambda: from_tomosipo(cone_vec((4, 8), *np.zeros((4, 1, 3)))), ValueError, "needs its volume"),
     (lambda: from_tomosipo(np.zeros(3)), TypeError, "tomosipo operator, ts.parallel"),
     (lambda: from_tomosipo(cone(ANGLES, (4, 8), (4.0, 8.0), 20.0, 40.0)), ValueError, "needs its volume"),
     (lambda: from_tomosipo(cone(ANGLES, (4, 8), (4.0, 8.0), 20.0, 20.0), volume((4, 8, 8), (4.0, 8.0, 8.0))),

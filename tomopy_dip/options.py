@@ -16,15 +16,18 @@ argument, before any long work starts.
 from __future__ import annotations
 
 import math
+import os
 import re
 from dataclasses import dataclass, field, fields, make_dataclass, replace
+from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
+import numpy as np
 import torch
 
 from tomopy_dip.networks import DEFAULT_WIDTH, UNetConfig, default_channels, default_skip_channels
 from tomopy_dip.physics.fbp import FILTERS
-from tomopy_dip.physics.geometry import BEAMS, PROJECTORS
+from tomopy_dip.physics.geometry import BEAMS, PROJECTORS, check_vectors
 from tomopy_dip.physics.projector import BACKENDS
 
 __all__ = ["Keyword", "KEYWORDS", "Options", "parse_options", "with_changes", "SHARED_KEYWORDS",
@@ -124,6 +127,21 @@ def _int_tuple(name: str) -> Callable[[Any], tuple]:
             raise TypeError(f"{name} must be a non-empty sequence of integers, got {v!r}")
         return tuple(int(c) for c in t)
     return check
+
+
+def _vectors(value: Any) -> Any:
+    """Cone-beam ``vectors``: an ``(nproj, 12)`` array, or the path of a ``.npy`` file or a text
+    file of 12 columns (as ``numpy.savetxt`` writes ASTRA's vectors) - what ``--set vectors=FILE``
+    gives."""
+    if isinstance(value, (str, os.PathLike)):
+        path = Path(value)
+        if not path.is_file():
+            raise ValueError(f"vectors: no file {str(path)!r} (a .npy file or a text file of 12 columns)")
+        try:
+            value = np.load(path, allow_pickle=False) if path.suffix == ".npy" else np.loadtxt(path, ndmin=2)
+        except ValueError as exc:
+            raise ValueError(f"vectors: cannot read {str(path)!r} as numbers: {exc}") from None
+    return check_vectors(value)
 
 
 def _optional(check: Callable[[Any], Any]) -> Callable[[Any], Any]:
@@ -317,6 +335,9 @@ _SHARED = [
         "detector pixel pitch in image pixels (default 1)", float),
     _kw("detector_row_spacing", None, _optional(float_check("detector_row_spacing", 0.0, strict=True)),
         "cone beam: pitch of the detector rows in image pixels (default detector_spacing)", float),
+    _kw("vectors", None, _optional(_vectors),
+        "cone beam: the whole geometry as ASTRA cone_vec vectors, (nproj, 12) in voxel units, or a .npy or "
+        "text file of them (instead of source_origin, origin_detector, the spacings and center)"),
     _kw("projector", None, _optional(choice_check("projector", sum(PROJECTORS.values(), ()))),
         "ASTRA projector: line, linear, strip (parallel), line_fanflat (fan beam), cuda3d (cone beam)", str),
 ]
@@ -328,7 +349,7 @@ KEYWORDS: dict[str, Keyword] = {k.name: k for k in _SHARED}
 SHARED_KEYWORDS: tuple[str, ...] = tuple(KEYWORDS)
 
 _GEOMETRY_KEYWORDS = ("num_gridx", "num_gridy", "beam", "source_origin", "origin_detector",
-                      "detector_spacing", "projector", "detector_row_spacing")
+                      "detector_spacing", "projector", "detector_row_spacing", "vectors")
 
 
 class _OptionsBase:

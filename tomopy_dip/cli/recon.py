@@ -220,7 +220,8 @@ def _run(args: argparse.Namespace) -> int:
             warm_start=args.warm_start, plan=not args.no_plan, progress=not quiet, report=lambda msg: _out(msg, quiet), **kw)
     except SettingError as exc:  # worded with the options' names
         text = exc.worded(center_row=f"--center-row {args.center_row}", normalize="--no-normalize",
-                          overwrite="--overwrite", resume="--resume")
+                          overwrite="--overwrite", resume="--resume", center=f"--center {args.center}",
+                          downsample=f"--downsample {args.downsample}")
         raise (UsageError if exc.keyword == "center_row" else Failure)(text) from None
 
     t = r.timings

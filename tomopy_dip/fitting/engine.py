@@ -186,7 +186,7 @@ def _run(method: Method, tomo: Any, theta: Any, center: Any, slice_offset: int |
     options = method.parse(kwargs)
     sino, th, two_d = check_sinograms(tomo, theta)
     nslices, _, ndet = sino.shape
-    centers = slice_centers(center, nslices, ndet, options.beam)
+    centers = slice_centers(center, nslices, ndet, options.beam, vectors=options.vectors is not None)
     if options.beam == "cone" and np.unique(centers).size > 1:
         raise ValueError(f"beam='cone': the scan has one rotation centre, got {np.unique(centers).size} "
                          "different values in center")
@@ -420,7 +420,9 @@ def reconstruct(tomo: Any, theta: Any, center: Any = None, method: str = "tv_dip
         (:func:`slabs`, :func:`blend_weights`), ``num_gridx``, ``num_gridy``, ``beam``
         ({"parallel", "fanflat", "cone"}; cone: the call is one volume, ``dims=3``, CUDA only),
         ``source_origin``, ``origin_detector``, ``detector_spacing``, ``detector_row_spacing``
-        (cone beam), ``projector``.
+        (cone beam), ``vectors`` (cone beam: the whole geometry as ASTRA ``cone_vec`` vectors,
+        ``(nproj, 12)`` in voxel units, or a file of them; see
+        :mod:`~tomopy_dip.physics.geometry`), ``projector``.
 
         Method keywords: ``checkpoint``, ``mismatch`` and ``calibrate`` (EDIP, EDIP-FE;
         ``mismatch``, default "random": when no registered checkpoint suits the data, start from

@@ -88,8 +88,19 @@ def check_angles(theta: np.ndarray) -> None:
                          "projections from different directions")
 
 
-def slice_centers(center: Any, nslices: int, ndet: int, beam: str) -> np.ndarray:
-    """One rotation centre per slice: ``center`` broadcast and checked, or the default."""
+def slice_centers(center: Any, nslices: int, ndet: int, beam: str, vectors: bool = False) -> np.ndarray:
+    """One rotation centre per slice: ``center`` broadcast and checked, or the default.
+
+    With cone-beam ``vectors`` (which place the detector themselves) the centre must be left
+    out; TomoPy's default ``ndet / 2``, which ``tomopy.recon`` passes when none was given, counts
+    as left out.
+    """
+    if vectors and center is not None:
+        given = np.unique(np.asarray(center, dtype=np.float64).reshape(-1))
+        if not np.all(np.isin(given, (ndet / 2.0, default_center(ndet, beam)))):
+            raise ValueError(f"center: with vectors the detector's position is in the vectors; leave center out "
+                             f"(got {given[0]:g})")
+        center = None
     if center is None:
         return np.full(nslices, default_center(ndet, beam))
     try:

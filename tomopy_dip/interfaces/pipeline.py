@@ -34,6 +34,7 @@ from tomopy_dip.interfaces.scan import ScanSource, SettingError, resolve_rows, r
 from tomopy_dip.interfaces.tasks import Task, local_workers, open_scheduler, require_dask, run_tasks
 from tomopy_dip.methods import get_method
 from tomopy_dip.options import int_check
+from tomopy_dip.physics.geometry import default_center
 
 __all__ = ["reconstruct_file", "FileReconstruction", "ScanPlan", "SettingError", "rows_text",
            "ROWS_PER_TASK", "PLAN_ITERATIONS"]
@@ -409,6 +410,14 @@ def reconstruct_file(path: str | os.PathLike, algorithm: str, *, out: str | os.P
         raise SettingError("rows_per_task", f"beam='cone' reconstructs the selected rows together (one volume): "
                            f"{{rows_per_task}} must be at least their number, {len(rows)}",
                            rows_per_task=f"rows_per_task={rows_per_task}")
+    if options.vectors is not None:  # they place the detector, in the file's pixels
+        if center != "auto":
+            raise SettingError("center", "vectors place the detector themselves: leave {center} out",
+                               center=f"center={center}")
+        if downsample > 1:
+            raise SettingError("downsample", "vectors are in the file's detector pixels: {downsample} does not "
+                               "apply", downsample=f"downsample={downsample}")
+        keywords = {**keywords, "vectors": options.vectors}  # the values travel with the tasks and are recorded
     if center_row is not None and not 0 <= center_row < len(rows):
         raise SettingError("center_row", f"{{center_row}} is outside the {len(rows)} selected rows",
                            center_row=f"center_row={center_row}")
@@ -418,7 +427,11 @@ def reconstruct_file(path: str | os.PathLike, algorithm: str, *, out: str | os.P
         f"rows in the file ({rows_text(rows)} selected), {first.projections.shape[2]} detector pixels; "
         f"angles {np.rad2deg(first.theta.min()):.1f}..{np.rad2deg(first.theta.max()):.1f} deg"
         + (f" ({first.theta_note})" if first.theta_note else ""))
-    c_file, c_used, how = source.centre(first, center, center_method, 0)
+    if options.vectors is None:
+        c_file, c_used, how = source.centre(first, center, center_method, 0)
+    else:
+        c_file = c_used = default_center(first.projections.shape[2], options.beam)
+        how = "from the vectors"
     coupled = warm_start or options.dims == 3  # a row's result depends on the other rows of its task
     settings = {"tomopy_dip_version": __version__, "algorithm": method.name,
                 "keywords": {k: v for k, v in keywords.items() if k != "callback"},

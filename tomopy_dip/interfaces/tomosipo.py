@@ -20,11 +20,18 @@ the centre of pixel ``(num_gridx // 2 - 1, ceil(num_gridy / 2))`` where tomosipo
 has it at the middle, so the two grids differ by half a voxel (even sizes) or one voxel (odd
 sizes) along x and y.
 
+A cone vector geometry (``ts.cone_vec(...)``, or ``ts.cone(...).to_vec()`` moved by tomosipo's
+transforms) becomes ``vectors`` (:mod:`~tomopy_dip.physics.geometry`): its positions and pixel
+steps, reversed from (z, y, x) to (x, y, z), taken relative to the volume's position and divided
+by the voxel size, and moved by the half voxel above, so that the grid's voxels are exactly
+tomosipo's volume's (row 0 at its top, +y); ``theta`` is then the azimuth of each source.
+
 What this package's geometries cannot express is refused with a ``ValueError`` before any work:
-vector geometries (``ts.cone_vec``, ``ts.parallel_vec``, a moved volume), voxels that are not
-cubes, a volume off the rotation axis, and a volume with another number of slices than the
-detector has rows. tomosipo itself is not needed (it is recognised by its class names), and
-``beam="cone"`` runs only on a CUDA GPU (see :doc:`the cone-beam docs <tomopy>`).
+parallel vector geometries (``ts.parallel_vec``), a rotated volume (``VolumeVectorGeometry``),
+voxels that are not cubes, a circular geometry's volume off the rotation axis, and a volume with
+another number of slices than the detector has rows. tomosipo itself is not needed (it is
+recognised by its class names), and ``beam="cone"`` runs only on a CUDA GPU (see :doc:`the
+cone-beam docs <tomopy>`).
 """
 
 from __future__ import annotations
@@ -37,8 +44,8 @@ import numpy as np
 __all__ = ["from_tomosipo", "is_tomosipo"]
 
 _OPERATORS = ("Operator", "BackprojectionOperator")
-_PROJECTIONS = {"ParallelGeometry": "parallel", "ConeGeometry": "cone"}
-_VECTORS = ("ParallelVectorGeometry", "ConeVectorGeometry", "DetectorVectorGeometry", "VolumeVectorGeometry")
+_PROJECTIONS = {"ParallelGeometry": "parallel", "ConeGeometry": "cone", "ConeVectorGeometry": "cone"}
+_VECTORS = ("ParallelVectorGeometry", "DetectorVectorGeometry", "VolumeVectorGeometry")
 
 
 def _kind(obj: Any) -> str | None:
@@ -62,20 +69,22 @@ def from_tomosipo(geometry: Any, volume: Any = None) -> dict[str, Any]:
     Parameters
     ----------
     geometry : tomosipo operator or projection geometry
-        ``ts.operator(vg, pg)`` (or its transpose), or the projection geometry ``ts.parallel(...)``
-        / ``ts.cone(...)`` (circular, not vector geometries).
+        ``ts.operator(vg, pg)`` (or its transpose), or the projection geometry ``ts.parallel(...)``,
+        ``ts.cone(...)`` or ``ts.cone_vec(...)``.
     volume : tomosipo volume geometry, optional
-        ``ts.volume(...)`` when ``geometry`` is a projection geometry: cubic voxels, centred on
-        the rotation axis, as many slices as the detector has rows. Without it (parallel beam
-        only) the grid is TomoPy's default: the detector's width, voxels one pixel wide.
+        ``ts.volume(...)`` when ``geometry`` is a projection geometry: cubic voxels, as many
+        slices as the detector has rows, centred on the rotation axis (circular geometries).
+        Without it (parallel beam only) the grid is TomoPy's default: the detector's width,
+        voxels one pixel wide.
 
     Returns
     -------
     dict
         ``theta`` (radians), ``center`` (the detector's middle), ``beam``, ``num_gridx``,
         ``num_gridy``, ``detector_spacing`` and, for cone beam, ``source_origin``,
-        ``origin_detector`` and ``detector_row_spacing`` (voxel units). Pass the data ``(v, angle,
-        u)`` as they are and ``dims=3`` for cone beam.
+        ``origin_detector`` and ``detector_row_spacing`` (voxel units); for a cone vector
+        geometry ``theta``, ``beam``, ``num_gridx``, ``num_gridy`` and ``vectors``. Pass the data
+        ``(v, angle, u)`` as they are and ``dims=3`` for cone beam.
 
     Raises
     ------
@@ -102,37 +111,31 @@ def from_tomosipo(geometry: Any, volume: Any = None) -> dict[str, Any]:
         geometry, volume = op.range, op.domain
         kind = _kind(geometry)
     if kind in _VECTORS:
-        raise ValueError(f"from_tomosipo: vector geometries ({kind}) are not supported: pass the circular "
-                         "ts.parallel(...) or ts.cone(...) geometry")
+        raise ValueError(f"from_tomosipo: {kind} is not supported: pass ts.parallel(...) (parallel beam) or "
+                         "ts.cone(...) / ts.cone_vec(...) (cone beam)")
     if kind not in _PROJECTIONS:
-        raise TypeError("from_tomosipo: geometry must be a tomosipo operator, ts.parallel(...) or ts.cone(...), "
-                        f"got {type(geometry).__module__}.{type(geometry).__name__}")
+        raise TypeError("from_tomosipo: geometry must be a tomosipo operator, ts.parallel(...), ts.cone(...) or "
+                        f"ts.cone_vec(...), got {type(geometry).__module__}.{type(geometry).__name__}")
     beam = _PROJECTIONS[kind]
-    angles = np.asarray(geometry.angles, dtype=np.float64).reshape(-1)
     rows, cols = (int(v) for v in geometry.det_shape)
+    if volume is None and beam == "cone":
+        raise ValueError("from_tomosipo: a cone geometry needs its volume geometry (volume=ts.volume(...)) "
+                         "for the voxel size")
+    if kind == "ConeVectorGeometry":
+        shape, voxel, pos = _volume(volume)
+        _check_slices(shape, rows)
+        return {**_cone_vectors(geometry, shape, voxel, pos), "beam": beam, "num_gridx": shape[1],
+                "num_gridy": shape[2]}
+    angles = np.asarray(geometry.angles, dtype=np.float64).reshape(-1)
     dv, du = (float(s) / n for s, n in zip(geometry.det_size, geometry.det_shape))
     if volume is None:
-        if beam == "cone":
-            raise ValueError("from_tomosipo: a cone geometry needs its volume geometry (volume=ts.volume(...)) "
-                             "for the voxel size")
         shape, voxel = (rows, cols, cols), du
     else:
-        vkind = _kind(volume)
-        if vkind in _VECTORS:
-            raise ValueError("from_tomosipo: a moved or rotated volume (VolumeVectorGeometry) is not supported")
-        if vkind != "VolumeGeometry":
-            raise TypeError(f"from_tomosipo: volume must be ts.volume(...), got {type(volume).__name__}")
-        shape = tuple(int(v) for v in volume.shape)
-        sizes = [float(s) / n for s, n in zip(volume.size, shape)]
-        voxel = sizes[0]
-        if not all(_close(s, voxel) for s in sizes):
-            raise ValueError(f"from_tomosipo: voxels must be cubes, got sizes (z, y, x) {tuple(sizes)}")
-        pos = np.asarray(volume.pos, dtype=np.float64).reshape(-1)
+        shape, voxel, pos = _volume(volume)
         if np.abs(pos).max() > 1e-6 * voxel:
-            raise ValueError(f"from_tomosipo: the volume must be centred on the rotation axis (pos 0), got pos {tuple(pos)}")
-    if shape[0] != rows:
-        raise ValueError(f"from_tomosipo: the volume has {shape[0]} slices but the detector {rows} rows: this "
-                         "package reconstructs one slice per detector row")
+            raise ValueError(f"from_tomosipo: the volume must be centred on the rotation axis (pos 0), got pos "
+                             f"{tuple(pos)}; a cone_vec geometry may be moved")
+    _check_slices(shape, rows)
     out: dict[str, Any] = {"theta": angles, "center": (cols - 1) / 2.0, "beam": beam, "num_gridx": shape[1],
                            "num_gridy": shape[2], "detector_spacing": du / voxel}
     if beam == "parallel":
@@ -146,3 +149,41 @@ def from_tomosipo(geometry: Any, volume: Any = None) -> dict[str, Any]:
                              f"beyond the rotation axis), got {sdd:g} and {sod:g}")
         out.update(source_origin=sod / voxel, origin_detector=(sdd - sod) / voxel, detector_row_spacing=dv / voxel)
     return out
+
+
+def _volume(volume: Any) -> tuple[tuple[int, ...], float, np.ndarray]:
+    """Shape ``(z, y, x)``, voxel size and position ``(z, y, x)`` of a tomosipo volume geometry."""
+    vkind = _kind(volume)
+    if vkind in _VECTORS:
+        raise ValueError("from_tomosipo: a rotated volume (VolumeVectorGeometry) is not supported")
+    if vkind != "VolumeGeometry":
+        raise TypeError(f"from_tomosipo: volume must be ts.volume(...), got {type(volume).__name__}")
+    shape = tuple(int(v) for v in volume.shape)
+    sizes = [float(s) / n for s, n in zip(volume.size, shape)]
+    voxel = sizes[0]
+    if not all(_close(s, voxel) for s in sizes):
+        raise ValueError(f"from_tomosipo: voxels must be cubes, got sizes (z, y, x) {tuple(sizes)}")
+    return shape, voxel, np.asarray(volume.pos, dtype=np.float64).reshape(-1)
+
+
+def _check_slices(shape: tuple[int, ...], rows: int) -> None:
+    if shape[0] != rows:
+        raise ValueError(f"from_tomosipo: the volume has {shape[0]} slices but the detector {rows} rows: this "
+                         "package reconstructs one slice per detector row")
+
+
+def _cone_vectors(geometry: Any, shape: tuple[int, ...], voxel: float, pos: np.ndarray) -> dict[str, Any]:
+    """``theta`` and ``vectors`` of a tomosipo cone vector geometry on the grid of ``shape``."""
+    from tomopy_dip.physics.geometry import Geometry
+
+    xyz = lambda a: np.asarray(a, dtype=np.float64).reshape(-1, 3)[:, ::-1]  # noqa: E731 - (z, y, x) -> (x, y, z)
+    src, det, u, v = (xyz(getattr(geometry, k)) for k in ("src_pos", "det_pos", "det_u", "det_v"))
+    src, det, u, v = np.broadcast_arrays(src, det, u, v)
+    # tomosipo's volume centre -> the centre of this package's grid (half a voxel off the axis)
+    min_x, max_x, min_y, max_y = Geometry([0.0], shape[2], num_gridx=shape[1], num_gridy=shape[2]).window()
+    shift = np.array([(min_x + max_x) / 2.0, (min_y + max_y) / 2.0, 0.0])
+    centre = xyz(pos)[0]
+    vectors = np.concatenate([(src - centre) / voxel + shift, (det - centre) / voxel + shift, u / voxel,
+                              v / voxel], axis=1)
+    theta = np.unwrap(np.arctan2(src[:, 0] - centre[0], -(src[:, 1] - centre[1])))
+    return {"theta": theta, "vectors": vectors}

@@ -108,18 +108,10 @@ def fbp(sino: torch.Tensor, op: RayTransform, filter_name: str = "ramp") -> torc
         sino = sino.unsqueeze(0)
     with torch.no_grad():
         if g.beam in DIVERGENT:
-            # Each ray weighted by the cosine of its angle to the central ray (cone beam: FDK's
-            # weighting, the rows of the batch being the detector rows).
-            u = torch.as_tensor(
-                (np.arange(g.ndet) - g.center) * g.spacing_at_axis, dtype=sino.dtype, device=sino.device
-            )
-            r2 = u**2
-            if g.beam == "cone":
-                rows = sino.shape[0]
-                v = torch.as_tensor((np.arange(rows) - (rows - 1) / 2.0) * g.detector_row_spacing / g.magnification,
-                                    dtype=sino.dtype, device=sino.device)
-                r2 = r2 + v[:, None, None] ** 2
-            sino = sino * (g.source_origin / torch.sqrt(g.source_origin**2 + r2))
+            # Each ray weighted by the cosine of its angle to the detector's normal (cone beam:
+            # FDK's weighting, the rows of the batch being the detector rows).
+            rows = sino.shape[0] if g.beam == "cone" else 1
+            sino = sino * torch.as_tensor(g.ray_cosines(rows), dtype=sino.dtype, device=sino.device)
         filtered = ramp_filter(sino, g.spacing_at_axis, filter_name)
         # pi / nproj: 180 deg parallel scans, and 360 deg scans (parallel or fan) counted twice.
         # A partial parallel scan weights each view by its angular step.

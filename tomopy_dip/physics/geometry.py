@@ -24,6 +24,16 @@ reconstructed one by one: a cone :class:`Geometry` describes the whole scan, its
 volume of as many slices (unit voxels, slice ``k`` at height ``k - (nslices - 1) / 2`` above the
 source's plane) as the data have detector rows (row ``r`` at the same height, magnified), by
 ASTRA's 3-D CUDA projectors (:meth:`Geometry.astra_cone_geoms`).
+
+A cone beam that is not a circle about a fixed axis (a tilted or shifted detector, a wobbling
+source, a helix) is given by ``vectors``: one row ``(sx, sy, sz, dx, dy, dz, ux, uy, uz, vx, vy,
+vz)`` per view, ASTRA's ``cone_vec`` convention - the source, the detector's centre, and the
+vectors from detector pixel ``(0, 0)`` to ``(0, 1)`` (next column) and to ``(1, 0)`` (next row) -
+in voxel units, in the frame of the circular geometry: ``x`` along the image's columns, ``y``
+towards its row 0, ``z`` along its slices, the origin at the centre of the rotation-axis pixel
+:meth:`Geometry.axis_pixel` and at the middle slice. The vectors of a circular geometry are those
+of :meth:`Geometry.astra_cone_geoms`, so ``vectors=Geometry(...).astra_cone_geoms(n)[1]["Vectors"]``
+describes the same scan.
 """
 
 from __future__ import annotations
@@ -35,7 +45,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Geometry", "BEAMS", "FAN_KEYWORDS", "default_center", "check_center"]
+__all__ = ["Geometry", "BEAMS", "FAN_KEYWORDS", "default_center", "check_center", "check_vectors"]
 
 BEAMS = ("parallel", "fanflat", "cone")
 FAN_KEYWORDS = ("source_origin", "origin_detector", "detector_spacing")
@@ -90,6 +100,41 @@ def check_center(center: Any, ndet: int) -> float:
     return c
 
 
+def check_vectors(vectors: Any) -> np.ndarray:
+    """``vectors`` as a read-only float64 ``(nproj, 12)`` array of cone-beam vectors (ASTRA's
+    ``cone_vec``: source, detector centre, column step ``u``, row step ``v``).
+
+    Raises
+    ------
+    TypeError
+        ``vectors`` is not numeric.
+    ValueError
+        Not ``(nproj, 12)``, not finite, a detector step of zero length, ``u`` parallel to ``v``,
+        or a source on its detector's plane.
+    """
+    try:
+        vec = np.array(vectors, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(f"vectors must be an array of numbers (nproj, 12), got {type(vectors).__name__}") from None
+    if vec.ndim != 2 or vec.shape[1] != 12 or vec.shape[0] == 0:
+        raise ValueError(f"vectors must have shape (nproj, 12) - source, detector centre, u and v per view "
+                         f"(ASTRA's cone_vec) - got {vec.shape}")
+    if not np.all(np.isfinite(vec)):
+        raise ValueError("vectors must contain only finite values")
+    src, det, u, v = vec[:, 0:3], vec[:, 3:6], vec[:, 6:9], vec[:, 9:12]
+    normal = np.cross(u, v)
+    scale = np.linalg.norm(u, axis=1) * np.linalg.norm(v, axis=1)
+    bad = np.flatnonzero(~(np.linalg.norm(normal, axis=1) > 1e-9 * np.maximum(scale, 1e-300)))
+    if bad.size:
+        raise ValueError(f"vectors: view {bad[0]} has a detector step u or v of zero length, or u parallel to v")
+    depth = np.abs(np.einsum("ij,ij->i", det - src, normal / np.linalg.norm(normal, axis=1, keepdims=True)))
+    bad = np.flatnonzero(~(depth > 1e-6))
+    if bad.size:
+        raise ValueError(f"vectors: the source of view {bad[0]} lies on its detector's plane")
+    vec.setflags(write=False)
+    return vec
+
+
 def _grid_size(name: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise TypeError(f"{name} must be a positive integer, got {value!r}")
@@ -122,6 +167,11 @@ class Geometry:
     detector_row_spacing : float, optional
         Cone beam: pitch of the detector rows in reconstruction-pixel units (default
         ``detector_spacing``).
+    vectors : array_like, optional
+        Cone beam: the whole geometry, one row ``(source, detector centre, u, v)`` of 12 numbers
+        per view in voxel units (see the module's notes), instead of ``source_origin``,
+        ``origin_detector``, ``detector_spacing``, ``detector_row_spacing`` and ``center``;
+        ``theta`` then only numbers (and labels) the views.
     projector : str, optional
         ASTRA CPU projector type (``"line"``, ``"linear"``, ``"strip"`` for parallel beam,
         ``"line_fanflat"`` for fan beam; ASTRA 2.5's ``strip_fanflat`` refuses the shifted
@@ -146,6 +196,7 @@ class Geometry:
     detector_spacing: float | None = None
     projector: str | None = None
     detector_row_spacing: float | None = None
+    vectors: np.ndarray | None = field(default=None, repr=False)
     key: str = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -158,7 +209,8 @@ class Geometry:
         ndet = _grid_size("ndet", self.ndet)
         if self.beam not in BEAMS:
             raise ValueError(f"beam must be one of {BEAMS}, got {self.beam!r}")
-        fan = self.beam in DIVERGENT
+        vectors = None if self.vectors is None else self._checked_vectors(theta.size, ndet)
+        fan = self.beam in DIVERGENT and vectors is None
         center = default_center(ndet, self.beam) if self.center is None else check_center(self.center, ndet)
         nx = ndet if self.num_gridx is None else _grid_size("num_gridx", self.num_gridx)
         ny = ndet if self.num_gridy is None else _grid_size("num_gridy", self.num_gridy)
@@ -176,15 +228,19 @@ class Geometry:
                     f"source_origin ({so:g} pixels) must exceed the half diagonal of the "
                     f"{nx}x{ny} grid ({half_diag:g} pixels): the source would sit inside the image"
                 )
-        else:
+        elif vectors is None:
             extra = [k for k in ("source_origin", "origin_detector") if getattr(self, k) is not None]
             if extra:
                 raise ValueError(f"{', '.join(extra)} only apply to beam='fanflat' or 'cone'")
             so = od = None
+        else:
+            so = od = None
         spacing = 1.0 if self.detector_spacing is None else _positive_float(
             "detector_spacing", self.detector_spacing
         )
-        if self.beam == "cone":
+        if vectors is not None:
+            spacing, row_spacing = (float(np.linalg.norm(vectors[:, i:i + 3], axis=1).mean()) for i in (6, 9))
+        elif self.beam == "cone":
             row_spacing = spacing if self.detector_row_spacing is None else _positive_float(
                 "detector_row_spacing", self.detector_row_spacing)
         elif self.detector_row_spacing is not None:
@@ -201,12 +257,31 @@ class Geometry:
             ("theta", theta), ("ndet", ndet), ("center", center), ("num_gridx", nx),
             ("num_gridy", ny), ("source_origin", so), ("origin_detector", od),
             ("detector_spacing", spacing), ("projector", projector), ("detector_row_spacing", row_spacing),
+            ("vectors", vectors),
         ):
             object.__setattr__(self, name, value)
         digest = hashlib.sha1(theta.tobytes())
         digest.update(repr((ndet, center, nx, ny, self.beam, so, od, spacing, projector)
                            + ((row_spacing,) if row_spacing is not None else ())).encode())
+        if vectors is not None:
+            digest.update(vectors.tobytes())
         object.__setattr__(self, "key", digest.hexdigest())
+
+    def _checked_vectors(self, nproj: int, ndet: int) -> np.ndarray:
+        """The ``vectors`` checked against the other fields (which they replace)."""
+        if self.beam != "cone":
+            raise ValueError(f"vectors only apply to beam='cone', got beam={self.beam!r}")
+        given = [k for k in ("source_origin", "origin_detector", "detector_spacing", "detector_row_spacing")
+                 if getattr(self, k) is not None]
+        if given:
+            raise ValueError(f"vectors describe the whole cone-beam geometry: leave out {', '.join(given)}")
+        if self.center is not None and float(self.center) != default_center(ndet, "cone"):
+            raise ValueError("vectors place the detector themselves: leave center out (the vectors of a "
+                             "shifted detector carry the shift)")
+        vectors = check_vectors(self.vectors)
+        if vectors.shape[0] != nproj:
+            raise ValueError(f"vectors has {vectors.shape[0]} rows but theta {nproj} angles: one row per view")
+        return vectors
 
     # ------------------------------------------------------------------ basic properties
     @property
@@ -231,9 +306,17 @@ class Geometry:
 
     @property
     def magnification(self) -> float:
-        """Source-detector over source-origin distance (1 for parallel beam)."""
+        """Source-detector over source-origin distance (1 for parallel beam; with ``vectors``,
+        the mean over the views of the source's distance to the detector plane over its
+        distance to the z axis)."""
         if self.beam == "parallel":
             return 1.0
+        if self.vectors is not None:
+            v = self.vectors
+            normal = np.cross(v[:, 6:9], v[:, 9:12])
+            normal /= np.linalg.norm(normal, axis=1, keepdims=True)
+            sdd = np.abs(np.einsum("ij,ij->i", v[:, 3:6] - v[:, 0:3], normal))
+            return float(np.mean(sdd / np.maximum(np.hypot(v[:, 0], v[:, 1]), 1e-9)))
         return (self.source_origin + self.origin_detector) / self.source_origin
 
     @property
@@ -252,13 +335,16 @@ class Geometry:
         fields = {
             k: getattr(self, k)
             for k in ("theta", "ndet", "center", "num_gridx", "num_gridy", "beam", "source_origin",
-                      "origin_detector", "detector_spacing", "projector", "detector_row_spacing")
+                      "origin_detector", "detector_spacing", "projector", "detector_row_spacing", "vectors")
         }
         if self.beam == "parallel" and changes.get("beam", "parallel") == "parallel":
             fields.pop("source_origin")
             fields.pop("origin_detector")
         if changes.get("beam", self.beam) != "cone":
             fields.pop("detector_row_spacing")
+        if self.vectors is not None:  # the vectors stand for the circular fields
+            for k in ("source_origin", "origin_detector", "detector_spacing", "detector_row_spacing", "center"):
+                fields.pop(k)
         fields.update(changes)
         return Geometry(**fields)
 
@@ -278,7 +364,12 @@ class Geometry:
         changes: dict[str, Any] = {"ndet": ndet, "num_gridx": size(self.num_gridx),
                                    "num_gridy": size(self.num_gridy),
                                    "center": min(max(self.center * factor, -0.5), ndet - 0.5)}
-        if self.beam != "parallel":
+        if self.vectors is not None:  # positions scale, the pixel steps u and v stay
+            vec = self.vectors.copy()
+            vec[:, :6] *= factor
+            changes = {k: v for k, v in changes.items() if k != "center"}
+            changes["vectors"] = vec
+        elif self.beam != "parallel":
             changes.update(source_origin=self.source_origin * factor, origin_detector=self.origin_detector * factor)
         return self.replace(**changes)
 
@@ -300,6 +391,7 @@ class Geometry:
             "detector_spacing": self.detector_spacing,
             "projector": self.projector,
             **({"detector_row_spacing": self.detector_row_spacing} if self.beam == "cone" else {}),
+            **({"vectors": self.vectors.tolist()} if self.vectors is not None else {}),
         }
 
     # ------------------------------------------------------------------ ASTRA translation
@@ -307,16 +399,19 @@ class Geometry:
         """Pixel ``(row, column)`` whose centre lies on the rotation axis (as in gridrec)."""
         return (self.num_gridx // 2 - 1, -(-self.num_gridy // 2))
 
+    def window(self) -> tuple[float, float, float, float]:
+        """The grid's extent ``(min_x, max_x, min_y, max_y)`` in pixels, with the rotation axis
+        at the origin (:meth:`axis_pixel`)."""
+        r0, c0 = self.axis_pixel()
+        min_x, max_y = -(c0 + 0.5), r0 + 0.5
+        return min_x, min_x + self.num_gridy, max_y - self.num_gridx, max_y
+
     def astra_vol_geom(self) -> dict:
         """ASTRA volume geometry: rows = ``num_gridx``, columns = ``num_gridy``."""
         import astra
 
-        r0, c0 = self.axis_pixel()
-        min_x = -(c0 + 0.5)
-        max_y = r0 + 0.5
-        return astra.create_vol_geom(
-            self.num_gridx, self.num_gridy, min_x, min_x + self.num_gridy, max_y - self.num_gridx, max_y
-        )
+        min_x, max_x, min_y, max_y = self.window()
+        return astra.create_vol_geom(self.num_gridx, self.num_gridy, min_x, max_x, min_y, max_y)
 
     def astra_proj_geom(self, angles: np.ndarray | None = None) -> dict:
         """ASTRA projection geometry (a ``*_vec`` geometry carrying the centre shift)."""
@@ -346,15 +441,42 @@ class Geometry:
         :meth:`astra_vol_geom`; ASTRA's 3-D volumes count rows along +y (its 2-D ones along
         -y), so the operator flips the rows. The detector is shifted by ``center`` horizontally;
         its middle row faces the source (the source moves in the plane of the middle slice).
+        With :attr:`vectors`, the projection geometry is ``cone_vec`` with those vectors.
         """
         import astra
 
         if self.beam != "cone":
             raise ValueError(f"astra_cone_geoms needs beam='cone', not {self.beam!r}")
-        r0, c0 = self.axis_pixel()
-        min_x, max_y = -(c0 + 0.5), r0 + 0.5
-        vol = astra.create_vol_geom(self.num_gridx, self.num_gridy, int(nslices), min_x, min_x + self.num_gridy,
-                                    max_y - self.num_gridx, max_y, -nslices / 2.0, nslices / 2.0)
+        vol = astra.create_vol_geom(self.num_gridx, self.num_gridy, int(nslices), *self.window(),
+                                    -nslices / 2.0, nslices / 2.0)
+        if self.vectors is not None:
+            return vol, astra.create_proj_geom("cone_vec", int(nslices), self.ndet, np.array(self.vectors))
         proj = astra.create_proj_geom("cone", self.detector_spacing, self.detector_row_spacing, int(nslices),
                                       self.ndet, self.theta, self.source_origin, self.origin_detector)
         return vol, astra.geom_postalignment(proj, ((self.ndet - 1) / 2.0 - self.center, 0.0))
+
+    def ray_cosines(self, rows: int = 1) -> np.ndarray:
+        """Cosine of the angle between each ray and its detector's normal, ``(rows, nproj,
+        ndet)`` (FDK's and fan-beam FBP's weights; ``rows`` detector rows for cone beam, 1 for
+        fan beam). Computed from the ASTRA vectors of the geometry (:meth:`astra_proj_geom`,
+        :meth:`astra_cone_geoms`), so a circular and a vector geometry share the rule.
+        """
+        if self.beam not in DIVERGENT:
+            raise ValueError(f"ray_cosines needs a divergent beam {DIVERGENT}, not {self.beam!r}")
+        if self.beam == "cone":
+            vec = np.asarray(self.astra_cone_geoms(rows)[1]["Vectors"], dtype=np.float64)
+        else:
+            v2 = np.asarray(self.astra_proj_geom()["Vectors"], dtype=np.float64)  # src, d, u in the plane
+            vec = np.zeros((self.nproj, 12))
+            vec[:, [0, 1, 3, 4, 6, 7]] = v2
+            vec[:, 11] = 1.0  # a unit row step along z: one row, in the plane
+        w, u, v = vec[:, 3:6] - vec[:, 0:3], vec[:, 6:9], vec[:, 9:12]  # source -> detector centre, steps
+        normal = np.cross(u, v)
+        normal /= np.linalg.norm(normal, axis=1, keepdims=True)
+        dot = lambda a, b: np.einsum("ij,ij->i", a, b)[None, :, None]  # noqa: E731 - per view
+        c = (np.arange(self.ndet) - (self.ndet - 1) / 2.0)[None, None, :]
+        r = (np.arange(rows) - (rows - 1) / 2.0)[:, None, None]
+        # the ray to pixel (r, c) is w + c u + r v; u and v lie in the detector plane
+        length2 = (dot(w, w) + c * c * dot(u, u) + r * r * dot(v, v) + 2 * c * dot(w, u) + 2 * r * dot(w, v)
+                   + 2 * c * r * dot(u, v))
+        return np.abs(dot(w, normal)) / np.sqrt(length2)
