@@ -269,3 +269,17 @@ def test_a_file_with_vectors_takes_no_centre_and_no_binning(tmp_path, monkeypatc
         reconstruct_file(path, "tv_dip", center=5.0, **kw)
     with pytest.raises(SettingError, match=r"downsample=2 does not apply"):
         reconstruct_file(path, "tv_dip", downsample=2, **kw)
+
+
+def test_a_scan_records_vectors_by_their_digest():
+    """``summary.json`` and every slice file record the vectors by SHA-256 and count (a resumed
+    run with other vectors differs there), not as thousands of numbers per file."""
+    from tomopy_dip.interfaces.pipeline import _recorded
+
+    vec = Geometry(THETA, 24, **CONE).astra_cone_geoms(4)[1]["Vectors"]
+    rec = _recorded({"vectors": vec, "lr": 1e-3, "callback": print})
+    assert rec["lr"] == 1e-3 and "callback" not in rec and rec["vectors"]["views"] == len(THETA)
+    moved = vec.copy()
+    moved[3, 5] += 1e-9
+    assert _recorded({"vectors": moved})["vectors"]["sha256"] != rec["vectors"]["sha256"]
+    assert _recorded({"vectors": vec.copy()})["vectors"] == rec["vectors"]

@@ -19,6 +19,7 @@ Step messages are logged at INFO on this module's logger (or passed to ``report`
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import time
@@ -226,6 +227,16 @@ class FileReconstruction:
         return ", ".join(parts)
 
 
+def _recorded(keywords: dict) -> dict:
+    """The keywords as ``summary.json`` and each slice's file record them (what a resumed run
+    compares): cone-beam ``vectors`` by their SHA-256 and count, not their numbers."""
+    out = {k: v for k, v in keywords.items() if k != "callback"}
+    if out.get("vectors") is not None:
+        vec = np.ascontiguousarray(out["vectors"], dtype=np.float64)
+        out["vectors"] = {"sha256": hashlib.sha256(vec.tobytes()).hexdigest(), "views": len(vec)}
+    return out
+
+
 def _center_text(settings: dict) -> str:
     s, k = settings, settings["source"]["downsample"]
     return f"{s['center']:.2f} ({s['center_source']})" + (
@@ -417,7 +428,7 @@ def reconstruct_file(path: str | os.PathLike, algorithm: str, *, out: str | os.P
         if downsample > 1:
             raise SettingError("downsample", "vectors are in the file's detector pixels: {downsample} does not "
                                "apply", downsample=f"downsample={downsample}")
-        keywords = {**keywords, "vectors": options.vectors}  # the values travel with the tasks and are recorded
+        keywords = {**keywords, "vectors": options.vectors}  # the values travel with the tasks
     if center_row is not None and not 0 <= center_row < len(rows):
         raise SettingError("center_row", f"{{center_row}} is outside the {len(rows)} selected rows",
                            center_row=f"center_row={center_row}")
@@ -434,7 +445,7 @@ def reconstruct_file(path: str | os.PathLike, algorithm: str, *, out: str | os.P
         how = "from the vectors"
     coupled = warm_start or options.dims == 3  # a row's result depends on the other rows of its task
     settings = {"tomopy_dip_version": __version__, "algorithm": method.name,
-                "keywords": {k: v for k, v in keywords.items() if k != "callback"},
+                "keywords": _recorded(keywords),
                 "source": source.settings(), "center": c_file, "center_used": c_used,
                 "center_source": how, **({"warm_start": True} if warm_start else {}),
                 **({"rows_per_task": rows_per_task} if coupled else {})}
@@ -456,9 +467,10 @@ def reconstruct_file(path: str | os.PathLike, algorithm: str, *, out: str | os.P
     mem_bytes, mem_text = _memory(method, options, nproj, ndet, rows_per_task if options.dims == 3 else 1)
     the_plan = ScanPlan(rows, todo, nproj, ndet, grid, method.name, options.num_iter, mem_bytes, mem_text,
                         workers=_workers(scheduler))
+    fit_keywords = {k: v for k, v in keywords.items() if k != "callback"}
     if plan and todo and options.dims == 2:  # (a slice's time says nothing of a 3-D slab's)
         the_plan.seconds_per_iteration = _timed_iterations(first.sinograms[0], first.theta, c_used,
-                                                           method.name, settings["keywords"])
+                                                           method.name, fit_keywords)
     timings["prepare"] = time.perf_counter() - t_all
     if records:
         say(f"Resuming: {len(records)} slice(s) finished by an earlier run are kept")
@@ -466,9 +478,8 @@ def reconstruct_file(path: str | os.PathLike, algorithm: str, *, out: str | os.P
 
     # The tasks.
     middle = todo[len(todo) // 2] if todo else None
-    task_keywords = {**settings["keywords"], **({"callback": keywords["callback"]} if "callback" in keywords else {})}
     tasks = [Task(source, tuple(group), tuple(r for r in group if r in todo), c_used, method.name,
-                  task_keywords, str(out), settings, (middle,) if middle in group else (),
+                  keywords, str(out), settings, (middle,) if middle in group else (),
                   1 if scheduler is not None else None, progress and scheduler is None, warm_start)
              for group in tasks_of(rows, rows_per_task) if any(r in todo for r in group)]
     previews: dict[int, np.ndarray] = {}
