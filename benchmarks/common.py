@@ -41,12 +41,13 @@ def machine() -> dict:
     }
 
 
-def save(name: str, data: dict) -> Path:
-    """Write ``results/<name>.json`` atomically (a temporary file renamed over it)."""
+def save(name: str, data: dict, indent: int | None = 1) -> Path:
+    """Write ``results/<name>.json`` atomically (a temporary file renamed over it); ``indent=None``
+    for a compact file (long per-iteration records)."""
     RESULTS.mkdir(exist_ok=True)
     path = RESULTS / f"{name}.json"
     tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, indent=1, default=float))
+    tmp.write_text(json.dumps(data, indent=indent, default=float))
     os.replace(tmp, path)
     return path
 

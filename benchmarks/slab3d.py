@@ -33,15 +33,13 @@ so a replay is the run that rule would have made. Writes
 from __future__ import annotations
 
 import argparse
-import json
 import logging
-import os
 import time
 
 import numpy as np
 import torch
 
-from common import RESULTS, TV_VARIANTS, load, machine, save_rows, tv_oracle, tv_scan, use_shared_data
+from common import TV_VARIANTS, load, machine, save, save_rows, tv_oracle, tv_scan, use_shared_data
 
 import tomopy_dip
 from tomopy_dip.baselines import operator_for
@@ -109,8 +107,7 @@ def replay(loss: np.ndarray, err: np.ndarray, scored: np.ndarray, truth: np.ndar
     each slice's iterate of least loss up to the stop. ``err`` ``(iterations, scored slices)``
     holds the squared errors of the scored slices' iterates; for each of :data:`REPLAY_RULES` the
     iterations run and the PSNR of the returned volume, beside the cap and the best iterate."""
-    rng2, n = float(truth.max() - truth.min()) ** 2, truth.size
-    vol_psnr = lambda e: float(10 * np.log10(rng2 / (e / n)))  # noqa: E731
+    vol_psnr = lambda e: float(err_psnr(e, truth))  # noqa: E731
     total = loss.sum(1)
     best = np.minimum.accumulate(total)
 
@@ -127,16 +124,16 @@ def replay(loss: np.ndarray, err: np.ndarray, scored: np.ndarray, truth: np.ndar
     return rows
 
 
+def err_psnr(err_sum: np.ndarray | float, truth: np.ndarray) -> np.ndarray:
+    """PSNR of a volume from its summed squared error against ``truth`` (peak: truth's range)."""
+    return 10 * np.log10(float(truth.max() - truth.min()) ** 2 / (np.asarray(err_sum) / truth.size))
+
+
 def save_record(name: str, header: dict, loss: np.ndarray, err: np.ndarray, truth: np.ndarray) -> None:
     """``results/<name>.json``: the replayed rules, and along the run the slab's summed loss and the
     PSNR of the scored volume (every iteration, compact)."""
-    rng2 = float(truth.max() - truth.min()) ** 2
-    curve = 10 * np.log10(rng2 / (err.sum(1) / truth.size))
-    path = RESULTS / f"{name}.json"
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({**header, "loss": [float(f"{v:.6g}") for v in loss.sum(1)],
-                               "psnr": [round(float(v), 3) for v in curve]}, default=float))
-    os.replace(tmp, path)
+    save(name, {**header, "loss": [float(f"{v:.6g}") for v in loss.sum(1)],
+                "psnr": [round(float(v), 3) for v in err_psnr(err.sum(1), truth)]}, indent=None)
 
 
 def record(args, d: dict, scored: np.ndarray, method: str, dims: int, extra: dict) -> None:

@@ -121,18 +121,24 @@ def check_vectors(vectors: Any) -> np.ndarray:
                          f"(ASTRA's cone_vec) - got {vec.shape}")
     if not np.all(np.isfinite(vec)):
         raise ValueError("vectors must contain only finite values")
-    src, det, u, v = vec[:, 0:3], vec[:, 3:6], vec[:, 6:9], vec[:, 9:12]
-    normal = np.cross(u, v)
+    u, v = vec[:, 6:9], vec[:, 9:12]
     scale = np.linalg.norm(u, axis=1) * np.linalg.norm(v, axis=1)
-    bad = np.flatnonzero(~(np.linalg.norm(normal, axis=1) > 1e-9 * np.maximum(scale, 1e-300)))
+    bad = np.flatnonzero(~(np.linalg.norm(np.cross(u, v), axis=1) > 1e-9 * np.maximum(scale, 1e-300)))
     if bad.size:
         raise ValueError(f"vectors: view {bad[0]} has a detector step u or v of zero length, or u parallel to v")
-    depth = np.abs(np.einsum("ij,ij->i", det - src, normal / np.linalg.norm(normal, axis=1, keepdims=True)))
-    bad = np.flatnonzero(~(depth > 1e-6))
+    bad = np.flatnonzero(~(_source_detector_distance(vec) > 1e-6))
     if bad.size:
         raise ValueError(f"vectors: the source of view {bad[0]} lies on its detector's plane")
     vec.setflags(write=False)
     return vec
+
+
+def _source_detector_distance(vec: np.ndarray) -> np.ndarray:
+    """Distance from each view's source to its detector's plane (normal ``u x v``), ``(nproj,)``,
+    of ``(nproj, 12)`` cone-beam vectors."""
+    normal = np.cross(vec[:, 6:9], vec[:, 9:12])
+    normal /= np.linalg.norm(normal, axis=1, keepdims=True)
+    return np.abs(np.einsum("ij,ij->i", vec[:, 3:6] - vec[:, 0:3], normal))
 
 
 def _grid_size(name: str, value: Any) -> int:
@@ -312,11 +318,8 @@ class Geometry:
         if self.beam == "parallel":
             return 1.0
         if self.vectors is not None:
-            v = self.vectors
-            normal = np.cross(v[:, 6:9], v[:, 9:12])
-            normal /= np.linalg.norm(normal, axis=1, keepdims=True)
-            sdd = np.abs(np.einsum("ij,ij->i", v[:, 3:6] - v[:, 0:3], normal))
-            return float(np.mean(sdd / np.maximum(np.hypot(v[:, 0], v[:, 1]), 1e-9)))
+            sod = np.maximum(np.hypot(self.vectors[:, 0], self.vectors[:, 1]), 1e-9)
+            return float(np.mean(_source_detector_distance(self.vectors) / sod))
         return (self.source_origin + self.origin_detector) / self.source_origin
 
     @property
@@ -362,14 +365,13 @@ class Geometry:
         size = lambda n: max(2, int(round(n * factor)))  # noqa: E731
         ndet = size(self.ndet)
         changes: dict[str, Any] = {"ndet": ndet, "num_gridx": size(self.num_gridx),
-                                   "num_gridy": size(self.num_gridy),
-                                   "center": min(max(self.center * factor, -0.5), ndet - 0.5)}
+                                   "num_gridy": size(self.num_gridy)}
         if self.vectors is not None:  # positions scale, the pixel steps u and v stay
             vec = self.vectors.copy()
             vec[:, :6] *= factor
-            changes = {k: v for k, v in changes.items() if k != "center"}
-            changes["vectors"] = vec
-        elif self.beam != "parallel":
+            return self.replace(vectors=vec, **changes)
+        changes["center"] = min(max(self.center * factor, -0.5), ndet - 0.5)
+        if self.beam != "parallel":
             changes.update(source_origin=self.source_origin * factor, origin_detector=self.origin_detector * factor)
         return self.replace(**changes)
 
@@ -471,12 +473,10 @@ class Geometry:
             vec[:, [0, 1, 3, 4, 6, 7]] = v2
             vec[:, 11] = 1.0  # a unit row step along z: one row, in the plane
         w, u, v = vec[:, 3:6] - vec[:, 0:3], vec[:, 6:9], vec[:, 9:12]  # source -> detector centre, steps
-        normal = np.cross(u, v)
-        normal /= np.linalg.norm(normal, axis=1, keepdims=True)
         dot = lambda a, b: np.einsum("ij,ij->i", a, b)[None, :, None]  # noqa: E731 - per view
         c = (np.arange(self.ndet) - (self.ndet - 1) / 2.0)[None, None, :]
         r = (np.arange(rows) - (rows - 1) / 2.0)[:, None, None]
         # the ray to pixel (r, c) is w + c u + r v; u and v lie in the detector plane
         length2 = (dot(w, w) + c * c * dot(u, u) + r * r * dot(v, v) + 2 * c * dot(w, u) + 2 * r * dot(w, v)
                    + 2 * c * r * dot(u, v))
-        return np.abs(dot(w, normal)) / np.sqrt(length2)
+        return _source_detector_distance(vec)[None, :, None] / np.sqrt(length2)
