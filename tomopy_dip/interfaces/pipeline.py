@@ -467,10 +467,9 @@ def reconstruct_file(path: str | os.PathLike, algorithm: str, *, out: str | os.P
     mem_bytes, mem_text = _memory(method, options, nproj, ndet, rows_per_task if options.dims == 3 else 1)
     the_plan = ScanPlan(rows, todo, nproj, ndet, grid, method.name, options.num_iter, mem_bytes, mem_text,
                         workers=_workers(scheduler))
-    fit_keywords = {k: v for k, v in keywords.items() if k != "callback"}
     if plan and todo and options.dims == 2:  # (a slice's time says nothing of a 3-D slab's)
         the_plan.seconds_per_iteration = _timed_iterations(first.sinograms[0], first.theta, c_used,
-                                                           method.name, fit_keywords)
+                                                           method.name, settings["keywords"])
     timings["prepare"] = time.perf_counter() - t_all
     if records:
         say(f"Resuming: {len(records)} slice(s) finished by an earlier run are kept")

@@ -234,12 +234,10 @@ class Geometry:
                     f"source_origin ({so:g} pixels) must exceed the half diagonal of the "
                     f"{nx}x{ny} grid ({half_diag:g} pixels): the source would sit inside the image"
                 )
-        elif vectors is None:
+        else:  # parallel beam, or cone-beam vectors (which refused these already)
             extra = [k for k in ("source_origin", "origin_detector") if getattr(self, k) is not None]
             if extra:
                 raise ValueError(f"{', '.join(extra)} only apply to beam='fanflat' or 'cone'")
-            so = od = None
-        else:
             so = od = None
         spacing = 1.0 if self.detector_spacing is None else _positive_float(
             "detector_spacing", self.detector_spacing
