@@ -305,3 +305,132 @@ def test_3d_arguments(tmp_path):
         tomopy_dip.pretrain(THETA, 24, out=tmp_path / "a.safetensors", dims=3, slab=32, **FAST)
     with pytest.raises(ValueError, match="dims"):
         tomopy_dip.pretrain(THETA, 24, out=tmp_path / "a.safetensors", dims=4, **FAST)
+
+
+# --- pretraining on the scan itself (images=) -------------------------------------------------
+
+def _dot_image(n=32, at=(8, 20)):
+    img = np.zeros((n, n), np.float32)
+    img[at[0] - 1:at[0] + 2, at[1] - 1:at[1] + 2] = 1.0
+    return img
+
+
+def test_image_family_rotates_and_mirrors_about_the_grid_centre():
+    from tomopy_dip.learning.phantoms import ImageFamily, random_phantom, sample_rng
+
+    dot = _dot_image()
+    given = np.stack([dot, 2 * dot, -np.ones_like(dot)])
+    before = given.copy()
+    fam = ImageFamily(given)
+    np.testing.assert_array_equal(given, before)  # not modified
+    c = (np.arange(32) - 15.5)
+    radius = np.hypot(8 - 15.5, 20 - 15.5)
+    angles, peaks = [], set()
+    for i in range(40):
+        x = random_phantom((32, 32), sample_rng(0, i), fam)
+        assert x.dtype == np.float32 and x.min() >= 0  # negatives set to 0
+        np.testing.assert_array_equal(x, fam((32, 32), sample_rng(0, i)))  # same draw, same image
+        if x.sum() == 0:
+            continue  # the all-negative image, clipped
+        peaks.add(round(float(x.sum() / dot.sum())))
+        w = x / x.sum()
+        r0, r1 = float((w.sum(1) * c).sum()), float((w.sum(0) * c).sum())
+        assert np.hypot(r0, r1) == pytest.approx(radius, abs=0.3)  # rotated about the centre
+        angles.append(np.arctan2(r0, r1))
+    assert peaks == {1, 2}  # both images drawn, intensity kept
+    assert np.ptp(np.unwrap(np.sort(angles))) > np.pi  # angles spread over the circle
+    disc = np.ones((32, 32), np.float32)
+    assert fam.__class__(disc)((32, 32), 1)[0, 0] == 0  # cut to the inscribed disc
+
+
+def test_image_family_refuses_what_it_cannot_use():
+    from tomopy_dip.learning.phantoms import ImageFamily
+
+    with pytest.raises(ValueError, match="images must be an array of shape"):
+        ImageFamily(np.ones((2, 2, 8, 8)))
+    with pytest.raises(ValueError, match="non-finite"):
+        ImageFamily(np.full((8, 8), np.nan))
+    with pytest.raises(ValueError, match="no positive value"):
+        ImageFamily(np.zeros((8, 8)))
+    with pytest.raises(ValueError, match="images are 8 x 8, the training grid is 16 x 16"):
+        ImageFamily(np.ones((8, 8)))((16, 16), 0)
+
+
+def test_pretrain_on_images_records_them_and_resumes_only_on_the_same(tmp_path):
+    imgs = np.stack([_dot_image(24, (8, 14)), _dot_image(24, (12, 6))])
+    out = tmp_path / "s.safetensors"
+    tomopy_dip.pretrain(THETA, 24, out=out, images=imgs, num_steps=1, **FAST)
+    meta = read_metadata(out)
+    fam = meta["data"]["family_parameters"]
+    assert meta["data"]["family"] == meta["arguments"]["phantoms"] == "images"
+    assert fam["count"] == 2 and fam["shape"] == [24, 24] and len(fam["sha256"]) == 64
+    assert fam["sha256"] in meta["arguments"]["images"]
+    with pytest.raises(ValueError, match="other arguments.*family_parameters"):
+        tomopy_dip.pretrain(THETA, 24, out=out, images=imgs[::-1], num_steps=2, **FAST)
+    bad = tmp_path / "b.safetensors"
+    with pytest.raises(ValueError, match="phantoms='images' needs images="):
+        tomopy_dip.pretrain(THETA, 24, out=bad, phantoms="images", num_steps=1, **FAST)
+    with pytest.raises(ValueError, match="images= trains on those images: leave phantoms out"):
+        tomopy_dip.pretrain(THETA, 24, out=bad, images=imgs, phantoms="holed_discs", num_steps=1, **FAST)
+    with pytest.raises(ValueError, match=r"images are 24 x 24, the grid is 32 x 32 \(num_gridx x num_gridy\)"):
+        tomopy_dip.pretrain(THETA, 32, out=bad, images=imgs, num_steps=1, **FAST)
+    with pytest.raises(ValueError, match="dims=3 pretrains on random ellipsoids"):
+        tomopy_dip.pretrain(THETA, 24, out=bad, images=imgs, dims=3, num_steps=1, **FAST)
+    assert not bad.exists()
+
+
+def test_pairs_of_images_are_the_drawn_images_measured_and_pretraining_learns_them(tmp_path):
+    """Each pair's target is the family's draw for that sample (at the engine's scale); a short
+    run on three neighbouring rows of an object learns them (validation above the FBP), and
+    EDIP's first image of an unseen row between them is better than that row's FBP."""
+    from tomopy_dip.baselines import operator_for
+    from tomopy_dip.learning.phantoms import ImageFamily, random_ellipses, sample_rng
+    from tomopy_dip.metrics import psnr
+    from tomopy_dip.physics.fbp import fbp
+    from tomopy_dip.physics.measurement import simulate
+
+    theta = np.linspace(0, np.pi, 12, endpoint=False)
+    c = (np.arange(32) - 15.5) / 16
+    base = random_ellipses(32, seed=5) * (c[:, None] ** 2 + c[None] ** 2 <= 0.8)  # inside the field of view
+    rows = np.stack([np.roll(base, s, axis=1) for s in (-2, 0, 2)])
+    fam = ImageFamily(rows)
+    pairs = simulate_pairs(get_operator(Geometry(theta, 32)), 4, [0, 1, 2], phantoms=fam)
+    for k in range(3):
+        np.testing.assert_allclose(pairs["target"][k, 0].numpy() * pairs["scale"][k].item(),
+                                   fam((32, 32), sample_rng(4, k, "train")), atol=1e-6)
+    ck = tomopy_dip.pretrain(theta, 32, out=tmp_path / "scan.safetensors", images=rows, num_steps=300,
+                             val_every=50, checkpoint_every=0, batch_size=4, val_size=4, lr_max=1e-2,
+                             progress=False, channels=(8, 8, 8), skip_channels=(0, 4, 4), noise=(0.0, 0.04))
+    tr = read_metadata(ck)["training"]
+    assert tr["val_psnr"] > tr["val_psnr_fbp"] + 1
+    truth = np.roll(base, 1, axis=1)
+    sino = simulate(truth, theta, noise=0.02, seed=1)
+    seen = []
+    tomopy_dip.reconstruct(sino, theta, method="edip", checkpoint=ck, num_iter=1, stop="none",
+                           callback=lambda info: seen.append(info["image"]), callback_every=1, progress=False)
+    start = fbp(torch.from_numpy(sino)[None], operator_for(sino, theta), "hann")[0].numpy()
+    assert psnr(seen[0], truth) > psnr(start, truth) + 0.5
+
+
+def test_command_line_images_from_npy_and_tiff_files(tmp_path, capsys):
+    from tomopy_dip.data.files import write_tiff_stack
+
+    parser = argparse.ArgumentParser(prog="tomopy-dip")
+    add_cli(parser.add_subparsers(dest="command"))
+    np.save(tmp_path / "rows.npy", np.stack([_dot_image(24, (8, 14)), _dot_image(24, (12, 6))]))
+    write_tiff_stack(tmp_path / "slice.tiff", _dot_image(24, (14, 14)))
+    out = tmp_path / "c.safetensors"
+    argv = ["pretrain", "--ndet", "24", "--nproj", "24", "--out", str(out), "--steps", "1",
+            "--batch-size", "2", "--val-size", "2", "--channels", "8", "8", "--skip-channels", "4", "4",
+            "--no-progress", "--images", str(tmp_path / "rows.npy"), str(tmp_path / "slice.tiff")]
+    args = parser.parse_args(argv)
+    assert args.func(args) == 0
+    fam = read_metadata(out)["data"]["family_parameters"]
+    assert fam["count"] == 3 and fam["shape"] == [24, 24]
+    args = parser.parse_args([*argv[:-2], str(tmp_path / "missing.npy")])
+    with pytest.raises(ValueError, match="--images: no file"):
+        args.func(args)
+    np.save(tmp_path / "small.npy", np.ones((16, 16)))
+    args = parser.parse_args([*argv[:-1], str(tmp_path / "small.npy")])
+    with pytest.raises(ValueError, match="--images: the files hold images of different sizes"):
+        args.func(args)

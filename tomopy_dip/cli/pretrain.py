@@ -8,9 +8,11 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
+from pathlib import Path
 
 import numpy as np
 
+from tomopy_dip.data.files import read_tiff_stack
 from tomopy_dip.learning.phantoms import PHANTOM_FAMILIES
 from tomopy_dip.learning.pretraining import pretrain
 from tomopy_dip.learning.pretraining.run import _GEOMETRY_KEYWORDS
@@ -29,8 +31,27 @@ def _theta_from_args(args: argparse.Namespace) -> np.ndarray:
     return np.deg2rad(args.theta_start) + np.arange(nproj) * (np.deg2rad(args.arc) / nproj)
 
 
+def _images_from_args(files: list[str] | None) -> np.ndarray | None:
+    """``--images``: ``.npy`` files and TIFF files (a slice or a stack each, e.g. the slice files
+    of ``tomopy-dip recon``), stacked in the order given."""
+    if not files:
+        return None
+    stacks = []
+    for name in files:
+        path = Path(name).expanduser()
+        if not path.is_file():
+            raise ValueError(f"--images: no file {name!r} (.npy or TIFF)")
+        arr = np.load(path, allow_pickle=False) if path.suffix == ".npy" else read_tiff_stack(path)
+        stacks.append(np.asarray(arr, dtype=np.float32).reshape(-1, *np.shape(arr)[-2:]))
+    if len({s.shape[1:] for s in stacks}) > 1:
+        raise ValueError(f"--images: the files hold images of different sizes "
+                         f"({sorted({s.shape[1:] for s in stacks})})")
+    return np.concatenate(stacks)
+
+
 def _run_cli(args: argparse.Namespace) -> int:
     theta = _theta_from_args(args)
+    images = _images_from_args(args.images)
     beam = {k: getattr(args, k) for k in _GEOMETRY_KEYWORDS if getattr(args, k) is not None}
     serves = None
     if args.serves_views or args.serves_size:
@@ -44,7 +65,7 @@ def _run_cli(args: argparse.Namespace) -> int:
         weight_decay=args.weight_decay, val_size=args.val_size, val_every=args.val_every,
         checkpoint_every=args.checkpoint_every, seed=args.seed, resume=not args.no_resume,
         views=args.views, noise=args.noise, level=args.level, blur=args.blur,
-        filter_name=args.filter_name, phantoms=args.phantoms,
+        filter_name=args.filter_name, phantoms=args.phantoms, images=images,
         channels=args.channels,
         skip_channels=args.skip_channels, norm_groups=args.norm_groups,
         out_activation=args.out_activation, serves=serves, device=args.device,
@@ -97,8 +118,13 @@ def add_cli(subparsers: "argparse._SubParsersAction") -> argparse.ArgumentParser
                    help="Gaussian blur of the phantoms (standard deviation in pixels), or LO HI: "
                         "drawn per sample")
     t.add_argument("--filter-name", default="hann", choices=FILTERS)
-    t.add_argument("--phantoms", default="ellipses", choices=tuple(PHANTOM_FAMILIES),
-                   help="training phantoms: EDIP's random ellipses (default) or discs with holes")
+    t.add_argument("--phantoms", choices=(*PHANTOM_FAMILIES, "images"),
+                   help="training phantoms: EDIP's random ellipses (default), discs with holes, or "
+                        "the --images (the default with --images)")
+    t.add_argument("--images", nargs="+", metavar="FILE",
+                   help="pretrain on the scan itself: .npy or TIFF files of images on the grid "
+                        "(e.g. the slice files of tomopy-dip recon for a few rows), rotated and "
+                        "mirrored as training phantoms")
     t.add_argument("--dims", type=int, default=2, choices=(2, 3),
                    help="2: a 2-D U-Net on slices; 3: a 3-D U-Net on slabs of random ellipsoids")
     t.add_argument("--slab", type=int, help="--dims 3: rows per training slab (default 16)")

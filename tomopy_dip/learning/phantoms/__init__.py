@@ -10,6 +10,10 @@ Two 2D families (:data:`PHANTOM_FAMILIES`, drawn by :func:`random_phantom`):
   It is not EDIP's distribution; :func:`tomopy_dip.pretrain` uses it only when asked
   (``phantoms="holed_discs"``).
 
+and, not synthetic, an :class:`ImageFamily`: given images (e.g. reconstructions of a scan's other
+rows) rotated and mirrored (:mod:`tomopy_dip.learning.phantoms.images`), which every function
+taking a ``family`` accepts in place of a name.
+
 :func:`shepp_logan` is the fixed test image of the examples, tests and demos.
 
 Generation is deterministic per seed: ``random_ellipses(128, seed=7)`` is the same image on every
@@ -30,6 +34,7 @@ from tomopy_dip.learning.phantoms.ellipses import (
     DISTRIBUTIONS, ellipse_parameters, random_ellipses, random_ellipsoid_slab, random_ellipsoids, rasterize,
 )
 from tomopy_dip.learning.phantoms.holed_disc import HOLED_DISC, random_holed_disc
+from tomopy_dip.learning.phantoms.images import ImageFamily
 from tomopy_dip.learning.phantoms.sampling import STREAMS, sample_rng
 from tomopy_dip.learning.phantoms._shepp_logan import shepp_logan
 
@@ -37,14 +42,14 @@ __all__ = [
     "ellipse_parameters", "rasterize", "random_ellipses", "random_ellipsoids", "random_ellipsoid_slab",
     "random_phantom",
     "ellipses_batch", "sample_rng", "DISTRIBUTIONS", "random_holed_disc", "PHANTOM_FAMILIES",
-    "family_parameters", "HOLED_DISC", "STREAMS", "shepp_logan",
+    "family_parameters", "HOLED_DISC", "STREAMS", "shepp_logan", "ImageFamily",
 ]
 
 #: Synthetic phantom families: name -> 2D generator (3D: ellipsoids only).
 PHANTOM_FAMILIES = {"ellipses": random_ellipses, "holed_discs": random_holed_disc}
 
 
-def family_parameters(family: str, dims: int = 2) -> dict:
+def family_parameters(family: str | ImageFamily, dims: int = 2) -> dict:
     """The parameters that define ``family``'s ``dims``-D distribution (a copy, JSON-ready).
 
     Pretraining records them in a checkpoint's metadata and in its run signature, so that a run
@@ -55,6 +60,10 @@ def family_parameters(family: str, dims: int = 2) -> dict:
     >>> family_parameters("ellipses")["mean_count"], family_parameters("holed_discs")["holes"]
     (40, [3, 16])
     """
+    if isinstance(family, ImageFamily):
+        if dims != 2:
+            raise ValueError("an ImageFamily is 2D only; 3D phantoms are ellipsoids")
+        return family.parameters()
     if family not in PHANTOM_FAMILIES:
         raise ValueError(f"family must be one of {tuple(PHANTOM_FAMILIES)}, got {family!r}")
     if dims == 3 and family != "ellipses":
@@ -64,11 +73,15 @@ def family_parameters(family: str, dims: int = 2) -> dict:
 
 
 def random_phantom(shape: Sequence[int], seed: int | np.random.Generator | None = None,
-                   family: str = "ellipses") -> np.ndarray:
-    """A phantom of ``family`` (:data:`PHANTOM_FAMILIES`) for a 2-D ``shape``; for a 3-D one
-    ``(rows, nx, ny)`` a slab of a random-ellipsoid volume (:func:`random_ellipsoid_slab`,
-    ``family="ellipses"`` only)."""
+                   family: str | ImageFamily = "ellipses") -> np.ndarray:
+    """A phantom of ``family`` (:data:`PHANTOM_FAMILIES`, or an :class:`ImageFamily`) for a 2-D
+    ``shape``; for a 3-D one ``(rows, nx, ny)`` a slab of a random-ellipsoid volume
+    (:func:`random_ellipsoid_slab`, ``family="ellipses"`` only)."""
     shape = tuple(shape)
+    if isinstance(family, ImageFamily):
+        if len(shape) != 2:
+            raise ValueError(f"an ImageFamily gives 2D phantoms, asked for shape {shape!r}")
+        return family(shape, seed)
     if family not in PHANTOM_FAMILIES:
         raise ValueError(f"family must be one of {tuple(PHANTOM_FAMILIES)}, got {family!r}")
     if len(shape) == 2:
@@ -81,7 +94,7 @@ def random_phantom(shape: Sequence[int], seed: int | np.random.Generator | None 
 
 
 def ellipses_batch(shape: Sequence[int], seed: int, indices: Sequence[int],
-                   stream: int | str = "train", family: str = "ellipses") -> np.ndarray:
+                   stream: int | str = "train", family: str | ImageFamily = "ellipses") -> np.ndarray:
     """Phantoms number ``indices`` of the stream ``(seed, stream)``, stacked: ``(B, *shape)``.
 
     Sample ``i`` depends on ``(seed, stream, i)`` only, not on the other indices requested.

@@ -13,7 +13,7 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from tomopy_dip.learning.phantoms import random_phantom, sample_rng
+from tomopy_dip.learning.phantoms import ImageFamily, random_phantom, sample_rng
 from tomopy_dip.physics.fbp import fbp
 from tomopy_dip.physics.geometry import Geometry
 from tomopy_dip.physics.measurement import add_noise, data_scale
@@ -35,7 +35,7 @@ def view_geometry(geometry: Geometry, nproj: int) -> Geometry:
 
 
 def _phantoms_and_noise(shape: tuple, nsino: tuple, seed: int, indices: Sequence[int],
-                        stream: str, family: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                        stream: str, family: str | ImageFamily) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Phantoms, unit noise and three uniform numbers per sample (noise level, intensity level
     and blur draws; drawn last, so phantoms and noise are those of runs without them)."""
     xs, ns, us = [], [], []
@@ -65,7 +65,7 @@ def _range(value: Any, name: str) -> tuple[float, float]:
 
 def simulate_pairs(op: RayTransform, seed: int, indices: Sequence[int], stream: str = "train",
                    noise: float | tuple[float, float] = 0.05, filter_name: str = "hann",
-                   device: torch.device | str = "cpu", phantoms: str = "ellipses",
+                   device: torch.device | str = "cpu", phantoms: str | ImageFamily = "ellipses",
                    level: tuple[float, float] | None = None,
                    blur: float | tuple[float, float] | None = None,
                    slab: int | None = None) -> dict[str, torch.Tensor]:
@@ -88,8 +88,9 @@ def simulate_pairs(op: RayTransform, seed: int, indices: Sequence[int], stream: 
         FBP filter (the engine's ``filter_name``, default ``"hann"``).
     device : torch device
         Where the tensors go.
-    phantoms : str
-        Phantom family (:data:`tomopy_dip.learning.phantoms.PHANTOM_FAMILIES`).
+    phantoms : str or ImageFamily
+        Phantom family (:data:`tomopy_dip.learning.phantoms.PHANTOM_FAMILIES`), or images to
+        draw from (:class:`~tomopy_dip.learning.phantoms.ImageFamily`).
     level : (float, float), optional
         Intensity-level augmentation: ``s`` is replaced per sample by the scale that puts the
         target's maximum at ``U(lo, hi)``. Without it (EDIP) ``max(x) / s`` depends on the noise

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from tomopy_dip.learning.checkpoints import default_serves, geometry_summary
-from tomopy_dip.learning.phantoms import PHANTOM_FAMILIES, family_parameters
+from tomopy_dip.learning.phantoms import PHANTOM_FAMILIES, ImageFamily, family_parameters
 from tomopy_dip.learning.pretraining.data import _range, view_geometry
 from tomopy_dip.learning.pretraining.trainer import _Trainer
 from tomopy_dip.networks import UNetConfig
@@ -33,6 +33,8 @@ PHANTOM_DESCRIPTIONS = {
     "holed_discs": "discs of one material with holes (tomopy_dip.learning.phantoms.random_holed_disc)",
     "ellipsoids": "slabs of random-ellipsoid volumes (tomopy_dip.learning.phantoms.random_ellipsoid_slab, "
                   "EDIP's 3-D distribution)",
+    "images": "the given images, rotated and mirrored (tomopy_dip.learning.phantoms.ImageFamily; "
+              "their count and SHA-256 in family_parameters)",
 }
 
 
@@ -74,7 +76,7 @@ def pretrain(theta: Any, ndet: int, center: float | None = None, num_gridx: int 
              val_size: int = 32, val_every: int | None = None, checkpoint_every: int | None = None,
              seed: int = 0, resume: bool = True, views: Sequence[int] | None = None,
              noise: float | tuple[float, float] = 0.05, filter_name: str = "hann",
-             phantoms: str = "ellipses", level: tuple[float, float] | None = None,
+             phantoms: str | None = None, images: Any = None, level: tuple[float, float] | None = None,
              blur: float | tuple[float, float] | None = None,
              channels: Sequence[int] | None = None, skip_channels: Sequence[int] | None = None,
              norm_groups: int | None = None, out_activation: str | None = None,
@@ -127,9 +129,17 @@ def pretrain(theta: Any, ndet: int, center: float | None = None, num_gridx: int 
         Relative noise level (EDIP: 0.05), or a range each sample's level is drawn from.
     filter_name : str
         FBP filter of the network input; must equal the engine's ``filter_name`` (``"hann"``).
-    phantoms : {"ellipses", "holed_discs"}
-        Training phantoms (:mod:`tomopy_dip.learning.phantoms`): EDIP's random ellipses (default), or
-        discs of one material with holes, for objects like the HTC 2022 phantoms.
+    phantoms : {"ellipses", "holed_discs", "images"}, optional
+        Training phantoms (:mod:`tomopy_dip.learning.phantoms`): EDIP's random ellipses (the
+        default without ``images``), discs of one material with holes, for objects like the HTC
+        2022 phantoms, or ``"images"`` (the default with ``images``).
+    images : array_like, optional
+        Pretrain on the scan itself: images ``(n, num_gridx, num_gridy)`` (or one image), e.g.
+        a few rows of the scan reconstructed at a method's defaults, each sample one of them
+        rotated by a random angle and mirrored (:class:`~tomopy_dip.learning.phantoms.ImageFamily`),
+        then measured and reconstructed in this geometry like any phantom. A checkpoint so
+        trained starts EDIP on the scan's other rows from a network that has seen the object
+        (pass it as ``checkpoint=``). Not modified; recorded by count and SHA-256.
     level : (float, float), optional
         Intensity-level augmentation (see :func:`simulate_pairs`): each sample is scaled so
         that its target's maximum lies in ``U(lo, hi)``, which teaches the network to keep the
@@ -204,8 +214,14 @@ def pretrain(theta: Any, ndet: int, center: float | None = None, num_gridx: int 
     blur_range = None if blur is None else _range(blur, "blur")
     if filter_name not in FILTERS:
         raise ValueError(f"filter_name must be one of {FILTERS}, got {filter_name!r}")
-    if phantoms not in PHANTOM_FAMILIES:
-        raise ValueError(f"phantoms must be one of {tuple(PHANTOM_FAMILIES)}, got {phantoms!r}")
+    if phantoms is None:
+        phantoms = "ellipses" if images is None else "images"
+    if phantoms not in (*PHANTOM_FAMILIES, "images"):
+        raise ValueError(f"phantoms must be one of {(*PHANTOM_FAMILIES, 'images')}, got {phantoms!r}")
+    if (phantoms == "images") != (images is not None):
+        raise ValueError("phantoms='images' needs images= (the images to train on)" if images is None else
+                         f"images= trains on those images: leave phantoms out or set it to 'images', "
+                         f"got {phantoms!r}")
     dims = KEYWORDS["dims"].check(dims)
     if dims == 3:
         if phantoms != "ellipses":
@@ -229,6 +245,12 @@ def pretrain(theta: Any, ndet: int, center: float | None = None, num_gridx: int 
         raise ValueError(f"views must be positive integers, got {views!r}")
     geoms = [view_geometry(base, v) for v in view_counts] if views else [base]
     config = _network_config(channels, skip_channels, norm_groups, out_activation, base.shape_image, dims)
+    family = ImageFamily(images) if images is not None else phantoms
+    if images is not None and family.shape != tuple(base.shape_image):
+        raise ValueError(f"images are {family.shape[0]} x {family.shape[1]}, the grid is "
+                         f"{base.shape_image[0]} x {base.shape_image[1]} (num_gridx x num_gridy): give "
+                         f"images on the grid the network will reconstruct")
+    parameters = family_parameters(family, dims)
     if dims == 3 and slab > base.num_gridx:
         raise ValueError(f"slab ({slab}) must not exceed the grid's rows num_gridx ({base.num_gridx})")
     dev = KEYWORDS["device"].check(device)
@@ -249,6 +271,8 @@ def pretrain(theta: Any, ndet: int, center: float | None = None, num_gridx: int 
         "skip_channels": list(config.skip_channels), "norm_groups": config.norm_groups,
         "out_activation": config.out_activation,
     }
+    if images is not None:  # the values are in the signature through the family's parameters
+        arguments["images"] = f"<{parameters['count']} images, SHA-256 {parameters['sha256']}>"
     if blur_range is not None:  # only when given: signatures of earlier runs stay valid
         arguments["blur"] = blur_range[0] if blur_range[0] == blur_range[1] else list(blur_range)
     if dims == 3:  # likewise
@@ -257,8 +281,7 @@ def pretrain(theta: Any, ndet: int, center: float | None = None, num_gridx: int 
     signature["theta"] = hashlib.sha1(theta_arr.tobytes()).hexdigest()
     # the family's own parameters (tomopy_dip.learning.phantoms): a run drawn from another version of the
     # distribution must not be continued with this one
-    family = family_parameters(phantoms, dims)
-    signature["family_parameters"] = hashlib.sha1(json.dumps(family, sort_keys=True).encode()).hexdigest()
+    signature["family_parameters"] = hashlib.sha1(json.dumps(parameters, sort_keys=True).encode()).hexdigest()
     command = command or _default_command(arguments)
 
     old_threads = torch.get_num_threads()
@@ -269,7 +292,7 @@ def pretrain(theta: Any, ndet: int, center: float | None = None, num_gridx: int 
             geoms=geoms, config=config, device=dev, backend=backend, out=out, num_steps=num_steps,
             batch_size=batch_size, lr_max=lr_max, weight_decay=weight_decay, val_size=val_size,
             val_every=val_every, checkpoint_every=checkpoint_every, seed=int(seed), noise=noise_range,
-            filter_name=filter_name, phantoms=phantoms, level=level_range, blur=blur_range,
+            filter_name=filter_name, phantoms=family, level=level_range, blur=blur_range,
             slab=slab if dims == 3 else None, resume=resume, progress=progress, callback=callback,
             signature=signature, metadata_base={
                 "geometry": summary, "serves": serves,
@@ -277,7 +300,7 @@ def pretrain(theta: Any, ndet: int, center: float | None = None, num_gridx: int 
                           "formula": "y = A x + level * mean(|A x|) * N(0, 1), per sample"},
                 "dims": dims,
                 "data": {"phantoms": PHANTOM_DESCRIPTIONS[phantoms] if dims == 2 else PHANTOM_DESCRIPTIONS["ellipsoids"],
-                         "family": phantoms, "family_parameters": family, "slab": slab if dims == 3 else None,
+                         "family": phantoms, "family_parameters": parameters, "slab": slab if dims == 3 else None,
                          "dims": dims, "seed": int(seed), "filter_name": filter_name, "input": "fbp",
                          "level_augmentation": arguments["level"], "blur_pixels": arguments.get("blur"),
                          "scaling": "input FBP(y)/s, target x/s, s = 0.999-quantile of |FBP(y)| per sample"

@@ -14,7 +14,7 @@ import torch
 from tqdm.auto import tqdm
 
 from tomopy_dip.learning.checkpoints import save_checkpoint
-from tomopy_dip.learning.phantoms import sample_rng
+from tomopy_dip.learning.phantoms import ImageFamily, sample_rng
 from tomopy_dip.learning.pretraining.data import simulate_pairs
 from tomopy_dip.learning.pretraining.state import (
     _STATE_EVERY_SECONDS, _DeferInterrupt, read_state, state_path, write_state,
@@ -45,7 +45,7 @@ class _Trainer:
     seed: int
     noise: tuple[float, float]
     filter_name: str
-    phantoms: str
+    phantoms: str | ImageFamily
     level: tuple[float, float] | None
     blur: tuple[float, float] | None
     slab: int | None

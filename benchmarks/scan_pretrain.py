@@ -1,0 +1,189 @@
+"""EDIP pretrained on the scan itself: its cost against what it saves, on the FIPS gel phantom.
+
+A volume's slices resemble each other. This benchmark reconstructs a few of them at a method's
+defaults (the *targets*), pretrains a network on pairs simulated from those images in the
+scan's own geometry (:func:`tomopy_dip.pretrain` with ``images=``: rotated and flipped copies,
+measured, noised and FBP'd as the scan), then fits another slice with EDIP from that network,
+against DIP (TV-DIP from noise, the EDIP paper's "DIP (noise)") and EDIP from its automatic
+start on the same slice. The FIPS gel phantom's time frames stand in for a volume's rows: frame
+0 (the one the dense pre-scan matches, scored) is never among the targets.
+
+Stages (each writes ``results/scan_pretrain_<size>.json``, merged, so they may run in separate
+processes, one torch thread each):
+
+- ``targets``: TV-DIP at its defaults on ``--frames`` (seconds and iterations of each);
+- ``pretrain``: the checkpoint ``results/scan_pretrain_<size>.safetensors`` from the targets
+  (``--steps``, batch ``--batch-size``), its seconds;
+- ``fit``: on frame 0, DIP (noise) run to ``--num-iter`` without stopping, EDIP from the
+  scan checkpoint and EDIP from its automatic start to ``--edip-iter``: PSNR curves, rise time
+  (first iteration at DIP's steady PSNR - 0.1 dB, the EDIP paper's), maximum; then each
+  method at its defaults (stopping rule on): returned PSNR, iterations, seconds.
+- ``--report``: the table, and the break-even: how many slices the pretraining's cost (targets
+  + pretraining) needs before EDIP's saving pays it back.
+
+    python benchmarks/scan_pretrain.py --stage targets --frames 4 12 &
+    python benchmarks/scan_pretrain.py --stage targets --frames 8 16 &
+    wait
+    python benchmarks/scan_pretrain.py --stage pretrain --steps 1500
+    python benchmarks/scan_pretrain.py --stage fit
+    python benchmarks/scan_pretrain.py --report
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import RESULTS, dip_run, first_reach, load, machine, save_rows, use_shared_data  # noqa: E402
+
+import tomopy_dip  # noqa: E402
+from tomopy_dip.baselines import operator_for  # noqa: E402
+from tomopy_dip.metrics import psnr  # noqa: E402
+
+
+def frame(index: int, views: int, size: int) -> dict:
+    from tomopy_dip.data.datasets import load_fips_gel
+
+    d = load_fips_gel(views, frame=index, size=size)
+    d["op"] = operator_for(d["sinogram"], d["theta"], d["center"], **d["geometry"])
+    return d
+
+
+def name(args: argparse.Namespace) -> str:
+    return f"scan_pretrain_{args.size}"
+
+
+def stage_targets(args: argparse.Namespace) -> None:
+    for f in args.frames:
+        d = frame(f, args.views, args.size)
+        t0 = time.perf_counter()
+        res = tomopy_dip.reconstruct(d["sinogram"], d["theta"], d["center"], method=args.target_method,
+                                     progress=False, **d["geometry"])
+        seconds = time.perf_counter() - t0
+        np.save(RESULTS / f"{name(args)}_target_{f}.npy", res.images)
+        save_rows(name(args), {"machine": machine()}, {f"target:{f}": {
+            "iterations": int(res.iterations_run[0]), "seconds": seconds, "method": args.target_method,
+            "psnr_to_frame0_reference": psnr(res.images, d["reference"])}})
+        print(f"target frame {f}: {res.iterations_run[0]} it, {seconds:.0f} s", flush=True)
+
+
+def checkpoint_path(args: argparse.Namespace) -> Path:
+    return RESULTS / f"{name(args)}.safetensors"
+
+
+def stage_pretrain(args: argparse.Namespace) -> None:
+    rows = load(name(args)).get("rows", {})
+    frames = sorted(int(k.split(":")[1]) for k in rows if k.startswith("target:"))
+    if not frames:
+        raise SystemExit("no targets yet: run --stage targets first")
+    images = np.stack([np.load(RESULTS / f"{name(args)}_target_{f}.npy") for f in frames])
+    d = frame(0, args.views, args.size)
+    t0 = time.perf_counter()
+    path = tomopy_dip.pretrain(d["theta"], d["sinogram"].shape[1], d["center"],
+                               out=checkpoint_path(args), images=images, num_steps=args.steps,
+                               batch_size=args.batch_size, lr_max=args.lr_max, noise=tuple(args.noise),
+                               val_size=args.val_size, progress=False, **d["geometry"])
+    seconds = time.perf_counter() - t0
+    save_rows(name(args), {"machine": machine()}, {"pretrain": {
+        "frames": frames, "steps": args.steps, "batch_size": args.batch_size, "lr_max": args.lr_max,
+        "noise": args.noise, "seconds": seconds, "checkpoint": str(path.name)}})
+    print(f"pretraining on frames {frames}: {seconds:.0f} s -> {path}", flush=True)
+
+
+def stage_fit(args: argparse.Namespace) -> None:
+    d = frame(0, args.views, args.size)
+    runs = {
+        "dip_noise": ("tv_dip", {"network_input": "noise"}, args.num_iter),
+        "edip_scan": ("edip", {"checkpoint": str(checkpoint_path(args))}, args.edip_iter),
+        "edip_fe_scan": ("edip_fe", {"checkpoint": str(checkpoint_path(args))}, args.edip_iter),
+        "edip_auto": ("edip", {}, args.edip_iter),
+    }
+    for label in args.methods:
+        method, kw, n = runs[label]
+        curve = dip_run(d, method, n, every=args.every, stop="none", **kw)
+        curve.pop("image")
+        defaults = dip_run(d, method, None, every=args.every, **kw)
+        defaults.pop("image")
+        save_rows(name(args), {"machine": machine()}, {f"fit:{label}": {
+            "curve": curve["curve"], "sec_per_iter": curve["sec_per_iter"],
+            "defaults": {k: defaults[k] for k in ("psnr", "ssim", "seconds", "iterations", "stop_reason",
+                                                  "best_psnr")}}})
+        print(f"{label}: defaults {defaults['psnr']:.2f} dB in {defaults['iterations']} it / "
+              f"{defaults['seconds']:.0f} s", flush=True)
+
+
+def report(args: argparse.Namespace) -> None:
+    rows = load(name(args)).get("rows", {})
+    targets = {k: r for k, r in rows.items() if k.startswith("target:")}
+    target_s = sum(r["seconds"] for r in targets.values())
+    pre = rows.get("pretrain", {})
+    print(f"targets: frames {sorted(int(k.split(':')[1]) for k in targets)}, {target_s:.0f} s "
+          f"({', '.join(str(r['iterations']) for r in targets.values())} iterations); pretraining "
+          f"{pre.get('steps')} steps of {pre.get('batch_size')}: {pre.get('seconds', float('nan')):.0f} s")
+    dip = rows.get("fit:dip_noise")
+    if dip is None:
+        return
+    n = max(1, int(round(len(dip["curve"]) / 4)))
+    level = float(np.median([p for _, _, p in dip["curve"][-n:]])) - 0.1
+    print(f"\nframe 0, {args.size}², {args.views} views; rise level (DIP's steady PSNR - 0.1 dB) {level:.2f} dB\n")
+    print("| start | start PSNR | rise (it.) | rise (s) | max PSNR (it.) | s/iter | defaults: PSNR / iterations / s |")
+    print("|---|---|---|---|---|---|---|")
+    for label in ("dip_noise", "edip_scan", "edip_fe_scan", "edip_auto"):
+        r = rows.get(f"fit:{label}")
+        if r is None:
+            continue
+        it, sec = first_reach(r["curve"], level)
+        best = max(r["curve"], key=lambda c: c[2])
+        dfl = r["defaults"]
+        print(f"| {label} | {r['curve'][0][2]:.2f} | {it if it is not None else '–'} | "
+              f"{'–' if sec is None else f'{sec:.0f}'} | {best[2]:.2f} ({best[0]}) | {r['sec_per_iter']:.3f} | "
+              f"{dfl['psnr']:.2f} / {dfl['iterations']} / {dfl['seconds']:.0f} |")
+    scan = rows.get("fit:edip_scan")
+    if scan:
+        saved = dip["defaults"]["seconds"] - scan["defaults"]["seconds"]
+        cost = target_s + pre.get("seconds", 0.0)
+        print(f"\nper slice at the defaults EDIP (scan) saves {saved:.0f} s against DIP (noise); the "
+              f"targets and the pretraining cost {cost:.0f} s: paid back after "
+              f"{cost / saved if saved > 0 else float('inf'):.1f} slices")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--stage", choices=("targets", "pretrain", "fit"))
+    ap.add_argument("--report", action="store_true")
+    ap.add_argument("--size", type=int, default=128)
+    ap.add_argument("--views", type=int, default=36)
+    ap.add_argument("--frames", type=int, nargs="+", default=[4, 8, 12, 16])
+    ap.add_argument("--target-method", default="tv_dip")
+    ap.add_argument("--steps", type=int, default=1500)
+    ap.add_argument("--batch-size", type=int, default=8)
+    ap.add_argument("--lr-max", type=float, default=2e-3)
+    ap.add_argument("--noise", type=float, nargs="+", default=[0.0, 0.02])
+    ap.add_argument("--val-size", type=int, default=16)
+    ap.add_argument("--methods", nargs="+", default=["dip_noise", "edip_scan", "edip_fe_scan", "edip_auto"])
+    ap.add_argument("--num-iter", type=int, default=3000)
+    ap.add_argument("--edip-iter", type=int, default=1500)
+    ap.add_argument("--every", type=int, default=10)
+    ap.add_argument("--threads", type=int, default=1)
+    args = ap.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    torch.set_num_threads(args.threads)
+    use_shared_data()
+    if args.report:
+        report(args)
+    elif args.stage:
+        {"targets": stage_targets, "pretrain": stage_pretrain, "fit": stage_fit}[args.stage](args)
+    else:
+        ap.error("give --stage or --report")
+
+
+if __name__ == "__main__":
+    main()
