@@ -8,11 +8,11 @@ against DIP (TV-DIP from noise, the EDIP paper's "DIP (noise)") and EDIP from it
 start on the same slice. The FIPS gel phantom's time frames stand in for a volume's rows: frame
 0 (the one the dense pre-scan matches, scored) is never among the targets.
 
-Stages (each writes ``results/scan_pretrain_<size>.json``, merged, so they may run in separate
+Stages (each writes ``results/scan_pretrain_<size>_<views>.json``, merged, so they may run in separate
 processes, one torch thread each):
 
 - ``targets``: TV-DIP at its defaults on ``--frames`` (seconds and iterations of each);
-- ``pretrain``: the checkpoint ``results/scan_pretrain_<size>.safetensors`` from the targets
+- ``pretrain``: the checkpoint ``results/scan_pretrain_<size>_<views>.safetensors`` from the targets
   (``--steps``, batch ``--batch-size``), its seconds;
 - ``fit``: on frame 0, DIP (noise) run to ``--num-iter`` without stopping, EDIP from the
   scan checkpoint and EDIP from its automatic start to ``--edip-iter``: PSNR curves, rise time
@@ -58,7 +58,7 @@ def frame(index: int, views: int, size: int) -> dict:
 
 
 def name(args: argparse.Namespace) -> str:
-    return f"scan_pretrain_{args.size}"
+    return f"scan_pretrain_{args.size}_{args.views}"
 
 
 def stage_targets(args: argparse.Namespace) -> None:

@@ -241,3 +241,60 @@ def test_a_3d_scan_fits_each_task_as_one_slab(scan, tmp_path):
     np.testing.assert_array_equal(again.images, r.images)
     one = reconstruct_file(scan, "tv_dip", out=tmp_path / "one", rows_per_task=4, **kw)
     assert not np.array_equal(one.images, r.images)  # the slab is the task: its size matters
+
+
+def test_scan_pretrain_fits_seed_rows_then_the_others_from_a_network_pretrained_on_them(scan, tmp_path):
+    from tomopy_dip.interfaces.seeding import CHECKPOINT, ScanPretrain
+    from tomopy_dip.learning.checkpoints import read_metadata
+    from tomopy_dip.learning.phantoms import ImageFamily
+
+    seeding = ScanPretrain(every=2, num_steps=3, batch_size=2, method_keywords={"num_iter": 20})
+    out = tmp_path / "s"
+    r = reconstruct_file(scan, "edip", out=out, rows_per_task=4, scan_pretrain=seeding, **QUICK)
+    assert r.done == [0, 1, 2, 3] and not r.interrupted
+    # rows 1 and 3 are the seeds: TV-DIP with the seed keywords (20 iterations), the others EDIP (30)
+    assert [r.records[row]["iterations"] for row in range(4)] == [30, 20, 30, 20]
+    meta = read_metadata(out / CHECKPOINT)
+    seeds = np.stack([ResultDirectory(out, {}).read_slice(row) for row in (1, 3)])
+    assert meta["data"]["family_parameters"] == ImageFamily(seeds).parameters()  # pretrained on them
+    assert meta["training"]["steps"] == 3 and meta["network"]["channels"] == [8, 8]
+    summary = json.loads((out / "summary.json").read_text())
+    info = summary["scan_pretrain"]
+    assert info["seed_rows"] == [1, 3] and info["checkpoint"] == CHECKPOINT and info["every"] == 2
+    assert info["noise"][0] == 0 and 0 < info["noise"][1] < 1
+    assert r.settings["scan_pretrain"]["method"] == "tv_dip"
+    # EDIP's rows started from that checkpoint, not from the automatic random start
+    plain = reconstruct_file(scan, "edip", out=tmp_path / "p", slices=(0, 1), **QUICK)
+    assert not np.array_equal(plain.images[0], r.images[0])
+    # resumed: only the missing row is fitted, from the same checkpoint, to the same image
+    stamp = (out / CHECKPOINT).stat().st_mtime_ns
+    (out / slice_name(2)).unlink()
+    again = reconstruct_file(scan, "edip", out=out, rows_per_task=4, scan_pretrain=seeding, resume=True, **QUICK)
+    assert [again.records[row].get("resumed", False) for row in range(4)] == [True, True, False, True]
+    np.testing.assert_array_equal(again.images, r.images)
+    assert (out / CHECKPOINT).stat().st_mtime_ns == stamp
+    # other pretraining settings: refused on resume, naming what differs
+    with pytest.raises(SettingError, match="scan_pretrain"):
+        reconstruct_file(scan, "edip", out=out, scan_pretrain=ScanPretrain(every=2, num_steps=4), resume=True,
+                         **QUICK)
+
+
+@pytest.mark.parametrize("algorithm, extra, match", [
+    ("tv_dip", {}, "starts from no checkpoint: use edip or edip_fe"),
+    ("edip", {"checkpoint": "edip_parallel"}, "leave the checkpoint keyword out"),
+    ("edip", {"warm_start": True}, "not with the warm start"),
+    ("edip", {"scan_pretrain": 0}, "scan_pretrain must be"),
+    ("edip", {"scan_pretrain": "x"}, "scan_pretrain must be"),
+])
+def test_scan_pretrain_is_refused_where_it_cannot_apply_before_the_file_is_read(tmp_path, algorithm, extra, match):
+    kw = {"scan_pretrain": 4, **extra}
+    with pytest.raises((SettingError, ValueError, TypeError), match=match):
+        reconstruct_file(tmp_path / "missing.h5", algorithm, out=tmp_path / "o", **{**QUICK, **kw})
+    assert not (tmp_path / "o").exists()
+
+
+def test_scan_pretrain_from_the_command_line_is_refused_in_its_own_words(tmp_path, capsys):
+    code = main(["recon", str(tmp_path / "absent.h5"), "-a", "tv_dip", "--scan-pretrain", "8",
+                 "--out", str(tmp_path / "o"), "-q"])
+    err = capsys.readouterr().err
+    assert code == 1 and "--scan-pretrain 8" in err and "edip or edip_fe" in err

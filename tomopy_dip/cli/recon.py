@@ -156,6 +156,9 @@ def add_cli(sub: "argparse._SubParsersAction") -> argparse.ArgumentParser:
                    help="rows a task reads, fits and writes [%d]" % _rows_per_task())
     r.add_argument("--warm-start", action="store_true",
                    help="within a task, start each row from the network fitted to the row before it")
+    r.add_argument("--scan-pretrain", type=_positive_int, default=None, metavar="K",
+                   help="edip/edip_fe: reconstruct every K-th row with tv_dip first, pretrain a network "
+                        "on those rows, and start the other rows from it")
     r.add_argument("--no-plan", action="store_true",
                    help="do not time a few iterations for the plan's time estimate")
     _add_threads(r)
@@ -217,11 +220,12 @@ def _run(args: argparse.Namespace) -> int:
             normalize=not args.no_normalize, minus_log=not args.no_minus_log, reader=args.reader,
             exchange_rank=args.exchange_rank, resume=args.resume, overwrite=args.overwrite,
             scheduler=args.scheduler, rows_per_task=args.rows_per_task or _rows_per_task(),
-            warm_start=args.warm_start, plan=not args.no_plan, progress=not quiet, report=lambda msg: _out(msg, quiet), **kw)
+            warm_start=args.warm_start, scan_pretrain=args.scan_pretrain, plan=not args.no_plan, progress=not quiet, report=lambda msg: _out(msg, quiet), **kw)
     except SettingError as exc:  # worded with the options' names
         text = exc.worded(center_row=f"--center-row {args.center_row}", normalize="--no-normalize",
                           overwrite="--overwrite", resume="--resume", center=f"--center {args.center}",
-                          downsample=f"--downsample {args.downsample}")
+                          downsample=f"--downsample {args.downsample}",
+                          scan_pretrain=f"--scan-pretrain {args.scan_pretrain}")
         raise (UsageError if exc.keyword == "center_row" else Failure)(text) from None
 
     t = r.timings

@@ -32,6 +32,7 @@ import numpy as np
 from tomopy_dip._version import __version__
 from tomopy_dip.interfaces.outputs import ResultDirectory
 from tomopy_dip.interfaces.scan import ScanSource, SettingError, resolve_rows, rows_text, tasks_of
+from tomopy_dip.interfaces.seeding import ScanPretrain, pretrain_on_seeds, scan_pretrain_setting
 from tomopy_dip.interfaces.tasks import Task, local_workers, open_scheduler, require_dask, run_tasks
 from tomopy_dip.methods import get_method
 from tomopy_dip.options import int_check
@@ -310,7 +311,7 @@ def reconstruct_file(path: str | os.PathLike, algorithm: str, *, out: str | os.P
                      normalize: bool = True, minus_log: bool = True, reader: str = "auto",
                      exchange_rank: int = 0, resume: bool = False, overwrite: bool = False,
                      scheduler: Any = None, rows_per_task: int = ROWS_PER_TASK, warm_start: bool = False,
-                     plan: bool = True,
+                     scan_pretrain: int | ScanPretrain | None = None, plan: bool = True,
                      progress: bool = True, report: Callable[[str], None] | None = None,
                      **keywords: Any) -> FileReconstruction:
     """Reconstruct rows of a Data Exchange HDF5 file, writing each slice as soon as it is done.
@@ -360,6 +361,11 @@ def reconstruct_file(path: str | os.PathLike, algorithm: str, *, out: str | os.P
         before it (the task's first row starts as usual), so results depend on
         ``rows_per_task`` but never on the number of workers. A resumed run fits every row of
         a task that is not complete.
+    scan_pretrain : int or ScanPretrain, optional
+        EDIP / EDIP-FE pretrained on the scan itself (:mod:`~tomopy_dip.interfaces.seeding`):
+        every K-th selected row is reconstructed first by TV-DIP, a network is pretrained on
+        those rows (``scan_pretrain.safetensors`` in ``out``, resumable) and the other rows are
+        fitted from it. The pretraining runs in this process, also with a ``scheduler``.
     plan : bool
         Time a few iterations of one slice for the plan's time estimate.
     progress : bool
@@ -402,6 +408,7 @@ def reconstruct_file(path: str | os.PathLike, algorithm: str, *, out: str | os.P
     method = get_method(algorithm)
     options = method.parse({**keywords, "progress": progress})
     downsample, rows_per_task = _check_settings(center, center_method, downsample, rows_per_task)
+    seeding = scan_pretrain_setting(scan_pretrain, method, options, keywords, warm_start)
     if scheduler is not None:
         require_dask()  # the optional extra, checked before any work
     path = Path(path).expanduser()
@@ -448,6 +455,7 @@ def reconstruct_file(path: str | os.PathLike, algorithm: str, *, out: str | os.P
                 "keywords": _recorded(keywords),
                 "source": source.settings(), "center": c_file, "center_used": c_used,
                 "center_source": how, **({"warm_start": True} if warm_start else {}),
+                **({"scan_pretrain": seeding.settings()} if seeding else {}),
                 **({"rows_per_task": rows_per_task} if coupled else {})}
     results = ResultDirectory(out, settings)
     say(f"Pre-processing: {', '.join(first.steps) or 'none'}; centre {_center_text(settings)}")
@@ -468,19 +476,27 @@ def reconstruct_file(path: str | os.PathLike, algorithm: str, *, out: str | os.P
     the_plan = ScanPlan(rows, todo, nproj, ndet, grid, method.name, options.num_iter, mem_bytes, mem_text,
                         workers=_workers(scheduler))
     if plan and todo and options.dims == 2:  # (a slice's time says nothing of a 3-D slab's)
-        the_plan.seconds_per_iteration = _timed_iterations(first.sinograms[0], first.theta, c_used,
-                                                           method.name, settings["keywords"])
+        the_plan.seconds_per_iteration = _timed_iterations(
+            first.sinograms[0], first.theta, c_used, *((seeding.method, seeding.fit_keywords(settings["keywords"]))
+                                                       if seeding else (method.name, settings["keywords"])))
     timings["prepare"] = time.perf_counter() - t_all
     if records:
         say(f"Resuming: {len(records)} slice(s) finished by an earlier run are kept")
     say("Plan: " + the_plan.text().replace("\n", "\n      "))
 
-    # The tasks.
-    middle = todo[len(todo) // 2] if todo else None
-    tasks = [Task(source, tuple(group), tuple(r for r in group if r in todo), c_used, method.name,
-                  keywords, str(out), settings, (middle,) if middle in group else (),
-                  1 if scheduler is not None else None, progress and scheduler is None, warm_start)
-             for group in tasks_of(rows, rows_per_task) if any(r in todo for r in group)]
+    # The tasks (with scan_pretrain: the seed rows' first, then the others from their checkpoint).
+    seeds = seeding.seed_rows(rows) if seeding else []
+    middle = next((r for r in todo[len(todo) // 2:] + todo if r not in seeds), None)
+
+    def tasks_for(groups: list, selection: list, algorithm: str, kw: dict) -> list[Task]:
+        """Tasks reading ``groups`` (evenly spaced rows) that fit their rows in ``selection``."""
+        return [Task(source, tuple(group), fit, c_used, algorithm, kw, str(out), settings,
+                     (middle,) if middle in fit else (), 1 if scheduler is not None else None,
+                     progress and scheduler is None, warm_start)
+                for group in groups for fit in [tuple(r for r in group if r in todo and r in selection)] if fit]
+
+    others = [r for r in rows if r not in seeds]
+    seeded: dict = {}  # the summary's record of the pretraining
     previews: dict[int, np.ndarray] = {}
     summary: dict[str, Any] = {}
     interrupted = False
@@ -488,7 +504,7 @@ def reconstruct_file(path: str | os.PathLike, algorithm: str, *, out: str | os.P
 
     def write_summary(final: bool) -> None:
         summary.clear()
-        summary.update(_summary(settings, the_plan, rows, records, timings, interrupted, final))
+        summary.update(_summary(settings, the_plan, rows, records, timings, interrupted, final), **seeded)
         results.write_summary(summary)
 
     results.create()
@@ -500,14 +516,33 @@ def reconstruct_file(path: str | os.PathLike, algorithm: str, *, out: str | os.P
 
     bar = tqdm(total=len(todo), disable=not progress, unit="slice", desc=f"{method.name} volume",
                dynamic_ncols=True)
-    try:
+
+    def run(tasks: list[Task]) -> bool:
+        """Run ``tasks``, recording their slices; True when they were interrupted."""
+        stopped = False
         for result in run_tasks(tasks, client, on_slice=lambda rec: bar.update(rec["status"] == "done")):
             for rec in result["records"]:
                 records[rec["row"]] = rec
             previews.update(result["fbp"])
-            interrupted = interrupted or result["interrupted"]
+            stopped = stopped or result["interrupted"]
             timings["reconstruct"] = time.perf_counter() - t0
             write_summary(False)
+        return stopped
+
+    fit_keywords = keywords
+    try:
+        if seeding:  # the seed rows first, then a network pretrained on them for the others
+            interrupted = run(tasks_for(tasks_of(seeds, rows_per_task), seeds, seeding.method,
+                                        seeding.fit_keywords(keywords)))
+            if not interrupted and any(r in todo for r in others):
+                t1 = time.perf_counter()
+                path_, info = _pretrain_on_seed_rows(seeding, seeds, source, results, first.theta, c_used,
+                                                     options, out, progress, say)
+                timings["scan_pretrain"] = time.perf_counter() - t1
+                seeded["scan_pretrain"] = {**seeding.settings(), **info}
+                fit_keywords = {**keywords, "checkpoint": str(path_)}
+        if not interrupted:
+            interrupted = run(tasks_for(tasks_of(rows, rows_per_task), others, method.name, fit_keywords))
     except KeyboardInterrupt:
         interrupted = True
     finally:
@@ -526,6 +561,18 @@ def reconstruct_file(path: str | os.PathLike, algorithm: str, *, out: str | os.P
         say(f"Interrupted: {len(res.done)} of {len(rows)} slice(s) written; not reconstructed: "
             f"{rows_text(res.missing) if res.missing else 'none'} (resume with resume=True / --resume)")
     return res
+
+
+def _pretrain_on_seed_rows(seeding: ScanPretrain, seeds: list, source: ScanSource, results: ResultDirectory,
+                           theta: np.ndarray, center: float, options: Any, out: Path, progress: bool,
+                           say: Callable[[str], None]) -> tuple[Path, dict]:
+    """Pretrain on the finished seed rows (their slice files and data): the checkpoint's path
+    and what the summary says of it."""
+    scan = source.read(seeds)
+    images = np.stack([results.read_slice(r) for r in seeds])
+    say(f"Pretraining on {len(seeds)} seed row(s) ({rows_text(seeds)}): {seeding.num_steps} steps")
+    path, noise = pretrain_on_seeds(seeding, images, scan.sinograms, theta, center, options, out, progress)
+    return path, {"seed_rows": seeds, "checkpoint": path.name, "noise": noise}
 
 
 def _summary(settings: dict, plan: ScanPlan, rows: list, records: dict, timings: dict,

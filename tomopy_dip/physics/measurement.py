@@ -20,7 +20,7 @@ import torch
 from tomopy_dip.physics.geometry import Geometry
 from tomopy_dip.physics.projector import get_operator
 
-__all__ = ["simulate", "add_noise", "data_scale", "SCALE_QUANTILE"]
+__all__ = ["simulate", "add_noise", "data_scale", "relative_misfit", "SCALE_QUANTILE"]
 
 #: Quantile of ``|FBP(y)|`` that defines the data scale (robust to a few hot pixels).
 SCALE_QUANTILE = 0.999
@@ -47,6 +47,25 @@ def add_noise(sino: Any, level: Any, unit_noise: Any) -> Any:
     if isinstance(sino, torch.Tensor):
         return sino + level * sino.abs().mean((-2, -1), keepdim=True) * unit_noise
     return sino + level * np.abs(sino).mean(axis=(-2, -1), keepdims=True) * unit_noise
+
+
+def relative_misfit(sinogram: np.ndarray, image: np.ndarray, op: Any) -> float:
+    """The data misfit of ``image`` relative to its projections, as the noise model counts it:
+    ``std(y - A x) / mean(|A x|)`` (``op`` the ray transform, ``A``). For a good reconstruction
+    it estimates the data's relative noise level (plus what the model misses).
+
+    Examples
+    --------
+    >>> from tomopy_dip.physics.projector import get_operator
+    >>> theta = np.linspace(0, np.pi, 30, endpoint=False)
+    >>> x = np.zeros((32, 32), np.float32); x[8:24, 8:24] = 1
+    >>> y = simulate(x, theta, noise=0.03, seed=1)
+    >>> round(relative_misfit(y, x, get_operator(Geometry(theta, 32))), 2)
+    0.03
+    """
+    with torch.no_grad():
+        ax = op(torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32))).numpy()
+    return float(np.std(np.asarray(sinogram, dtype=np.float64) - ax) / max(np.abs(ax).mean(), 1e-30))
 
 
 def data_scale(images: torch.Tensor) -> torch.Tensor:
