@@ -18,6 +18,12 @@ processes, one torch thread each):
   scan checkpoint and EDIP from its automatic start to ``--edip-iter``: PSNR curves, rise time
   (first iteration at DIP's steady PSNR - 0.1 dB, the EDIP paper's), maximum; then each
   method at its defaults (stopping rule on): returned PSNR, iterations, seconds.
+- ``volume``: the whole pipeline on the gel's 17 frames written as the rows of a Data Exchange
+  file (``results/fips_stack_<size>_<views>.h5``, already -log'd): ``--mode scan`` is
+  ``reconstruct_file(..., "edip_fe", scan_pretrain=4)`` (``tomopy-dip recon --scan-pretrain
+  4``), ``--mode tv_dip`` every row by TV-DIP; run the two side by side, one thread each. Total
+  seconds, each row's iterations and seconds, frame 0's PSNR, and how far each row of the one
+  lies from the same row of the other;
 - ``--report``: the table, and the break-even: how many slices the pretraining's cost (targets
   + pretraining) needs before EDIP's saving pays it back.
 
@@ -27,6 +33,8 @@ processes, one torch thread each):
     python benchmarks/scan_pretrain.py --stage pretrain --steps 1500
     python benchmarks/scan_pretrain.py --stage fit
     python benchmarks/scan_pretrain.py --report
+    python benchmarks/scan_pretrain.py --stage volume --mode scan &
+    python benchmarks/scan_pretrain.py --stage volume --mode tv_dip &
 """
 
 from __future__ import annotations
@@ -120,6 +128,39 @@ def stage_fit(args: argparse.Namespace) -> None:
               f"{defaults['seconds']:.0f} s", flush=True)
 
 
+def fips_stack(args: argparse.Namespace) -> tuple[Path, dict]:
+    """The 17 frames as the rows of a Data Exchange file (``-log``'d data, theta in degrees) and
+    the keywords of the geometry."""
+    import h5py
+
+    frames = [frame(f, args.views, args.size) for f in range(17)]
+    path = RESULTS / f"fips_stack_{args.size}_{args.views}.h5"
+    if not path.exists():
+        tmp = path.with_suffix(".tmp")
+        with h5py.File(tmp, "w") as f:
+            f["exchange/data"] = np.stack([d["sinogram"] for d in frames], axis=1).astype(np.float32)
+            f["exchange/theta"] = np.rad2deg(frames[0]["theta"])
+        tmp.replace(path)
+    return path, {"center": frames[0]["center"], **frames[0]["geometry"], "reference": frames[0]["reference"]}
+
+
+def stage_volume(args: argparse.Namespace) -> None:
+    path, kw = fips_stack(args)
+    reference = kw.pop("reference")
+    out = RESULTS / f"fips_stack_{args.size}_{args.views}_{args.mode}"
+    algorithm, extra = ("edip_fe", {"scan_pretrain": 4}) if args.mode == "scan" else ("tv_dip", {})
+    t0 = time.perf_counter()
+    res = tomopy_dip.reconstruct_file(path, algorithm, out=out, normalize=False, minus_log=False, plan=False,
+                                      progress=False, resume=True, **extra, **kw)
+    seconds = time.perf_counter() - t0
+    save_rows(name(args), {"machine": machine()}, {f"volume:{args.mode}": {
+        "seconds": seconds, "timings": res.timings, "psnr_frame0": psnr(res.images[0], reference),
+        "rows": {str(r): {k: res.records[r].get(k) for k in ("iterations", "seconds", "stop_reason")}
+                 for r in res.rows},
+        "scan_pretrain": res.summary.get("scan_pretrain"), "out": out.name}})
+    print(f"volume {args.mode}: {seconds:.0f} s, frame 0 {psnr(res.images[0], reference):.2f} dB", flush=True)
+
+
 def report(args: argparse.Namespace) -> None:
     rows = load(name(args)).get("rows", {})
     targets = {k: r for k, r in rows.items() if k.startswith("target:")}
@@ -146,6 +187,7 @@ def report(args: argparse.Namespace) -> None:
         print(f"| {label} | {r['curve'][0][2]:.2f} | {it if it is not None else '–'} | "
               f"{'–' if sec is None else f'{sec:.0f}'} | {best[2]:.2f} ({best[0]}) | {r['sec_per_iter']:.3f} | "
               f"{dfl['psnr']:.2f} / {dfl['iterations']} / {dfl['seconds']:.0f} |")
+    volume_report(args, rows)
     scan = rows.get("fit:edip_scan")
     if scan:
         saved = dip["defaults"]["seconds"] - scan["defaults"]["seconds"]
@@ -155,9 +197,31 @@ def report(args: argparse.Namespace) -> None:
               f"{cost / saved if saved > 0 else float('inf'):.1f} slices")
 
 
+def volume_report(args: argparse.Namespace, rows: dict) -> None:
+    """The two whole-stack runs side by side, and how far apart their rows are."""
+    runs = {m: rows[f"volume:{m}"] for m in ("scan", "tv_dip") if f"volume:{m}" in rows}
+    if not runs:
+        return
+    print("\n| 17 frames through reconstruct_file | seconds | iterations (sum) | frame 0 PSNR |")
+    print("|---|---|---|---|")
+    for m, r in runs.items():
+        its = sum(v["iterations"] or 0 for v in r["rows"].values())
+        extra = "" if not r.get("scan_pretrain") else \
+            f" (seed rows {r['scan_pretrain']['seed_rows']}, pretraining {r['timings'].get('scan_pretrain', 0):.0f} s)"
+        print(f"| {m}{extra} | {r['seconds']:.0f} | {its} | {r['psnr_frame0']:.2f} |")
+    if len(runs) == 2:
+        from tomopy_dip.interfaces.outputs import ResultDirectory
+
+        a, b = (ResultDirectory(RESULTS / runs[m]["out"], {}) for m in ("scan", "tv_dip"))
+        agree = [psnr(a.read_slice(r), b.read_slice(r)) for r in range(17)]
+        print(f"rows of the one against the other: PSNR median {np.median(agree):.2f} dB, "
+              f"min {min(agree):.2f} dB")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--stage", choices=("targets", "pretrain", "fit"))
+    ap.add_argument("--stage", choices=("targets", "pretrain", "fit", "volume"))
+    ap.add_argument("--mode", choices=("scan", "tv_dip"), default="scan", help="--stage volume: which run")
     ap.add_argument("--report", action="store_true")
     ap.add_argument("--size", type=int, default=128)
     ap.add_argument("--views", type=int, default=36)
@@ -180,7 +244,8 @@ def main() -> None:
     if args.report:
         report(args)
     elif args.stage:
-        {"targets": stage_targets, "pretrain": stage_pretrain, "fit": stage_fit}[args.stage](args)
+        {"targets": stage_targets, "pretrain": stage_pretrain, "fit": stage_fit,
+         "volume": stage_volume}[args.stage](args)
     else:
         ap.error("give --stage or --report")
 

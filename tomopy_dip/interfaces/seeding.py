@@ -21,7 +21,6 @@ pretraining is (639 s there, one core), paid back after about 7 slices.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -32,17 +31,12 @@ from tomopy_dip.options import _GEOMETRY_KEYWORDS, int_check
 
 __all__ = ["ScanPretrain", "CHECKPOINT", "SEED_KEYWORDS", "scan_pretrain_setting"]
 
-log = logging.getLogger(__name__)
-
 #: The checkpoint's file name in the output directory.
 CHECKPOINT = "scan_pretrain.safetensors"
 
 #: The keywords the seed rows' fits take from the call: those describing the data, the grid and
 #: the machine. The others (iterations, learning rate, stopping, ...) tune EDIP's fine-tuning.
 SEED_KEYWORDS = (*_GEOMETRY_KEYWORDS, "device", "precision", "backend", "memory_limit", "filter_name", "seed")
-
-#: The methods that start from a checkpoint (those :func:`scan_pretrain_setting` accepts).
-_EDIP_METHODS = ("edip", "edip_fe")
 
 
 @dataclass(frozen=True)
@@ -116,8 +110,11 @@ def scan_pretrain_setting(value: Any, method: Any, options: Any, keywords: dict,
         value = ScanPretrain(every=int_check("scan_pretrain", 1)(value))
     else:
         int_check("scan_pretrain.every", 1)(value.every)
-    if method.name not in _EDIP_METHODS:
-        why = f"the method {method.name!r} starts from no checkpoint: use {' or '.join(_EDIP_METHODS)}"
+    if method.load_network is None:
+        from tomopy_dip.methods import METHODS
+
+        pretrained = [m.name for m in METHODS.values() if m.load_network is not None]
+        why = f"the method {method.name!r} starts from no checkpoint: use {' or '.join(pretrained)}"
     elif keywords.get("checkpoint") is not None:
         why = "it makes the checkpoint: leave the checkpoint keyword out"
     elif options.dims == 3 or options.beam == "cone":
@@ -141,12 +138,12 @@ def pretrain_on_seeds(setting: ScanPretrain, images: np.ndarray, sinograms: np.n
     import torch
 
     from tomopy_dip.learning.pretraining import pretrain
+    from tomopy_dip.learning.pretraining.run import _GEOMETRY_KEYWORDS as PRETRAIN_GEOMETRY
     from tomopy_dip.physics.geometry import Geometry
     from tomopy_dip.physics.measurement import relative_misfit
     from tomopy_dip.physics.projector import get_operator
 
-    geometry = {k: getattr(options, k) for k in ("num_gridx", "num_gridy", "beam", "source_origin",
-                                                  "origin_detector", "detector_spacing", "projector")
+    geometry = {k: getattr(options, k) for k in ("num_gridx", "num_gridy", *PRETRAIN_GEOMETRY)
                 if getattr(options, k) is not None}
     op = get_operator(Geometry(theta, sinograms.shape[-1], center=center, **geometry))
     misfit = max(relative_misfit(s, x, op) for s, x in zip(sinograms, images))
