@@ -188,13 +188,16 @@ def report(args: argparse.Namespace) -> None:
               f"{'–' if sec is None else f'{sec:.0f}'} | {best[2]:.2f} ({best[0]}) | {r['sec_per_iter']:.3f} | "
               f"{dfl['psnr']:.2f} / {dfl['iterations']} / {dfl['seconds']:.0f} |")
     volume_report(args, rows)
-    scan = rows.get("fit:edip_scan")
-    if scan:
-        saved = dip["defaults"]["seconds"] - scan["defaults"]["seconds"]
-        cost = target_s + pre.get("seconds", 0.0)
-        print(f"\nper slice at the defaults EDIP (scan) saves {saved:.0f} s against DIP (noise); the "
-              f"targets and the pretraining cost {cost:.0f} s: paid back after "
-              f"{cost / saved if saved > 0 else float('inf'):.1f} slices")
+    for label in ("edip_scan", "edip_fe_scan"):
+        r = rows.get(f"fit:{label}")
+        if r is None:
+            continue
+        saved = dip["defaults"]["seconds"] - r["defaults"]["seconds"]
+        pay = lambda cost: f"{cost / saved:.1f}" if saved > 0 else "never"  # noqa: E731
+        print(f"{label}: saves {saved:.0f} s per slice against DIP (noise) at the defaults; the pretraining "
+              f"({pre.get('seconds', 0.0):.0f} s) is paid back after {pay(pre.get('seconds', 0.0))} slices "
+              f"(the seed slices are slices of the result), pretraining and seeds together "
+              f"({pre.get('seconds', 0.0) + target_s:.0f} s) after {pay(pre.get('seconds', 0.0) + target_s)}")
 
 
 def volume_report(args: argparse.Namespace, rows: dict) -> None:
