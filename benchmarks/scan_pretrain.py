@@ -114,12 +114,14 @@ def stage_fit(args: argparse.Namespace) -> None:
         "edip_fe_scan": ("edip_fe", {"checkpoint": str(checkpoint_path(args))}, args.edip_iter),
         "edip_auto": ("edip", {}, args.edip_iter),
     }
+    extra = {"lr": args.lr} if args.lr else {}
     for label in args.methods:
         method, kw, n = runs[label]
-        curve = dip_run(d, method, n, every=args.every, stop="none", **kw)
+        curve = dip_run(d, method, n, every=args.every, stop="none", **kw, **extra)
         curve.pop("image")
-        defaults = dip_run(d, method, None, every=args.every, **kw)
+        defaults = dip_run(d, method, None, every=args.every, **kw, **extra)
         defaults.pop("image")
+        label = f"{label}[lr={args.lr:g}]" if args.lr else label
         save_rows(name(args), {"machine": machine()}, {f"fit:{label}": {
             "curve": curve["curve"], "sec_per_iter": curve["sec_per_iter"],
             "defaults": {k: defaults[k] for k in ("psnr", "ssim", "seconds", "iterations", "stop_reason",
@@ -177,7 +179,7 @@ def report(args: argparse.Namespace) -> None:
     print(f"\nframe 0, {args.size}², {args.views} views; rise level (DIP's steady PSNR - 0.1 dB) {level:.2f} dB\n")
     print("| start | start PSNR | rise (it.) | rise (s) | max PSNR (it.) | s/iter | defaults: PSNR / iterations / s |")
     print("|---|---|---|---|---|---|---|")
-    for label in ("dip_noise", "edip_scan", "edip_fe_scan", "edip_auto"):
+    for label in [k[4:] for k in rows if k.startswith("fit:")]:
         r = rows.get(f"fit:{label}")
         if r is None:
             continue
@@ -239,6 +241,7 @@ def main() -> None:
     ap.add_argument("--num-iter", type=int, default=3000)
     ap.add_argument("--edip-iter", type=int, default=1500)
     ap.add_argument("--every", type=int, default=10)
+    ap.add_argument("--lr", type=float, help="--stage fit: this learning rate (the rows are labelled with it)")
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)

@@ -258,6 +258,7 @@ def test_scan_pretrain_fits_seed_rows_then_the_others_from_a_network_pretrained_
     seeds = np.stack([ResultDirectory(out, {}).read_slice(row) for row in (1, 3)])
     assert meta["data"]["family_parameters"] == ImageFamily(seeds).parameters()  # pretrained on them
     assert meta["training"]["steps"] == 3 and meta["network"]["channels"] == [8, 8]
+    assert not list(out.glob("scan_pretrain-step*"))  # the best network and its resume state only
     summary = json.loads((out / "summary.json").read_text())
     info = summary["scan_pretrain"]
     assert info["seed_rows"] == [1, 3] and info["checkpoint"] == CHECKPOINT and info["every"] == 2

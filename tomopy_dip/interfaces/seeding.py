@@ -150,6 +150,7 @@ def pretrain_on_seeds(setting: ScanPretrain, images: np.ndarray, sinograms: np.n
     noise = [0.0, round(float(setting.noise_factor * misfit), 6)]
     path = pretrain(theta, sinograms.shape[-1], center, out=out / CHECKPOINT, images=images,
                     num_steps=setting.num_steps, batch_size=setting.batch_size, lr_max=setting.lr_max,
+                    checkpoint_every=0,  # the best network and the resume state only
                     noise=tuple(noise), filter_name=options.filter_name, device=options.device,
                     backend=options.backend, seed=options.seed, progress=progress,
                     channels=options.channels, skip_channels=options.skip_channels,
