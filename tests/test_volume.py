@@ -250,8 +250,11 @@ def test_scan_pretrain_fits_seed_rows_then_the_others_from_a_network_pretrained_
 
     seeding = ScanPretrain(every=2, num_steps=3, batch_size=2, method_keywords={"num_iter": 20})
     out = tmp_path / "s"
-    r = reconstruct_file(scan, "edip", out=out, rows_per_task=4, scan_pretrain=seeding, **QUICK)
+    said = []
+    r = reconstruct_file(scan, "edip", out=out, rows_per_task=4, scan_pretrain=seeding, report=said.append, **QUICK)
     assert r.done == [0, 1, 2, 3] and not r.interrupted
+    assert any(m.startswith("Scan pretraining: rows 1-3 (step 2) by tv_dip first, then 3 pretraining steps")
+               for m in said), said
     # rows 1 and 3 are the seeds: TV-DIP with the seed keywords (20 iterations), the others EDIP (30)
     assert [r.records[row]["iterations"] for row in range(4)] == [30, 20, 30, 20]
     meta = read_metadata(out / CHECKPOINT)

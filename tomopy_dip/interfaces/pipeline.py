@@ -32,7 +32,7 @@ import numpy as np
 from tomopy_dip._version import __version__
 from tomopy_dip.interfaces.outputs import ResultDirectory
 from tomopy_dip.interfaces.scan import ScanSource, SettingError, resolve_rows, rows_text, tasks_of
-from tomopy_dip.interfaces.seeding import ScanPretrain, pretrain_on_seeds, scan_pretrain_setting
+from tomopy_dip.interfaces.seeding import CHECKPOINT, ScanPretrain, pretrain_on_seeds, scan_pretrain_setting
 from tomopy_dip.interfaces.tasks import Task, local_workers, open_scheduler, require_dask, run_tasks
 from tomopy_dip.methods import get_method
 from tomopy_dip.options import int_check
@@ -486,6 +486,10 @@ def reconstruct_file(path: str | os.PathLike, algorithm: str, *, out: str | os.P
 
     # The tasks (with scan_pretrain: the seed rows' first, then the others from their checkpoint).
     seeds = seeding.seed_rows(rows) if seeding else []
+    if seeding:
+        say(f"Scan pretraining: {rows_text(seeds)} by {seeding.method} first, then {seeding.num_steps} "
+            f"pretraining steps on them ({CHECKPOINT} in the output directory), then the other rows by "
+            f"{method.name} from it")
     middle = next((r for r in todo[len(todo) // 2:] + todo if r not in seeds), None)
 
     def tasks_for(groups: list, selection: list, algorithm: str, kw: dict) -> list[Task]:
