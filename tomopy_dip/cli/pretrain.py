@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from tomopy_dip.data.files import read_tiff_stack
-from tomopy_dip.learning.phantoms import PHANTOM_FAMILIES
+from tomopy_dip.learning.phantoms import PHANTOM_KINDS
 from tomopy_dip.learning.pretraining import pretrain
 from tomopy_dip.learning.pretraining.run import _GEOMETRY_KEYWORDS
 from tomopy_dip.physics.fbp import FILTERS
@@ -118,7 +118,7 @@ def add_cli(subparsers: "argparse._SubParsersAction") -> argparse.ArgumentParser
                    help="Gaussian blur of the phantoms (standard deviation in pixels), or LO HI: "
                         "drawn per sample")
     t.add_argument("--filter-name", default="hann", choices=FILTERS)
-    t.add_argument("--phantoms", choices=(*PHANTOM_FAMILIES, "images"),
+    t.add_argument("--phantoms", choices=PHANTOM_KINDS,
                    help="training phantoms: EDIP's random ellipses (default), discs with holes, or "
                         "the --images (the default with --images)")
     t.add_argument("--images", nargs="+", metavar="FILE",

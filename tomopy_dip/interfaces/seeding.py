@@ -129,14 +129,10 @@ def scan_pretrain_setting(value: Any, method: Any, options: Any, keywords: dict,
     raise SettingError("scan_pretrain", f"{{scan_pretrain}}: {why}", scan_pretrain=f"scan_pretrain={value.every}")
 
 
-
-
 def pretrain_on_seeds(setting: ScanPretrain, images: np.ndarray, sinograms: np.ndarray, theta: np.ndarray,
                       center: float, options: Any, out: Path, progress: bool) -> tuple[Path, list[float]]:
     """Pretrain on the seed rows' ``images`` (their data ``sinograms``) into ``out / CHECKPOINT``
     (resumed when its state is there); returns the file and the noise range used."""
-    import torch
-
     from tomopy_dip.learning.pretraining import pretrain
     from tomopy_dip.learning.pretraining.run import _GEOMETRY_KEYWORDS as PRETRAIN_GEOMETRY
     from tomopy_dip.physics.geometry import Geometry
@@ -155,6 +151,5 @@ def pretrain_on_seeds(setting: ScanPretrain, images: np.ndarray, sinograms: np.n
                     backend=options.backend, seed=options.seed, progress=progress,
                     channels=options.channels, skip_channels=options.skip_channels,
                     norm_groups=options.norm_groups, out_activation=options.out_activation,
-                    threads=torch.get_num_threads(),
                     description=f"pretrained on {len(images)} rows of the scan (scan_pretrain)", **geometry)
     return path, noise

@@ -42,11 +42,14 @@ __all__ = [
     "ellipse_parameters", "rasterize", "random_ellipses", "random_ellipsoids", "random_ellipsoid_slab",
     "random_phantom",
     "ellipses_batch", "sample_rng", "DISTRIBUTIONS", "random_holed_disc", "PHANTOM_FAMILIES",
-    "family_parameters", "HOLED_DISC", "STREAMS", "shepp_logan", "ImageFamily",
+    "family_parameters", "HOLED_DISC", "STREAMS", "shepp_logan", "ImageFamily", "PHANTOM_KINDS",
 ]
 
 #: Synthetic phantom families: name -> 2D generator (3D: ellipsoids only).
 PHANTOM_FAMILIES = {"ellipses": random_ellipses, "holed_discs": random_holed_disc}
+
+#: What pretraining's ``phantoms`` may name: the synthetic families and given images.
+PHANTOM_KINDS = (*PHANTOM_FAMILIES, ImageFamily.name)
 
 
 def family_parameters(family: str | ImageFamily, dims: int = 2) -> dict:

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from tomopy_dip.learning.checkpoints import default_serves, geometry_summary
-from tomopy_dip.learning.phantoms import PHANTOM_FAMILIES, ImageFamily, family_parameters
+from tomopy_dip.learning.phantoms import PHANTOM_KINDS, ImageFamily, family_parameters
 from tomopy_dip.learning.pretraining.data import _range, view_geometry
 from tomopy_dip.learning.pretraining.trainer import _Trainer
 from tomopy_dip.networks import UNetConfig
@@ -216,8 +216,8 @@ def pretrain(theta: Any, ndet: int, center: float | None = None, num_gridx: int 
         raise ValueError(f"filter_name must be one of {FILTERS}, got {filter_name!r}")
     if phantoms is None:
         phantoms = "ellipses" if images is None else "images"
-    if phantoms not in (*PHANTOM_FAMILIES, "images"):
-        raise ValueError(f"phantoms must be one of {(*PHANTOM_FAMILIES, 'images')}, got {phantoms!r}")
+    if phantoms not in PHANTOM_KINDS:
+        raise ValueError(f"phantoms must be one of {PHANTOM_KINDS}, got {phantoms!r}")
     if (phantoms == "images") != (images is not None):
         raise ValueError("phantoms='images' needs images= (the images to train on)" if images is None else
                          f"images= trains on those images: leave phantoms out or set it to 'images', "
