@@ -340,7 +340,7 @@ def test_image_family_rotates_and_mirrors_about_the_grid_centre():
     assert peaks == {1, 2}  # both images drawn, intensity kept
     assert np.ptp(np.unwrap(np.sort(angles))) > np.pi  # angles spread over the circle
     disc = np.ones((32, 32), np.float32)
-    assert fam.__class__(disc)((32, 32), 1)[0, 0] == 0  # cut to the inscribed disc
+    assert ImageFamily(disc)((32, 32), 1)[0, 0] == 0  # cut to the inscribed disc
 
 
 def test_image_family_refuses_what_it_cannot_use():

@@ -133,15 +133,14 @@ def pretrain_on_seeds(setting: ScanPretrain, images: np.ndarray, sinograms: np.n
                       center: float, options: Any, out: Path, progress: bool) -> tuple[Path, list[float]]:
     """Pretrain on the seed rows' ``images`` (their data ``sinograms``) into ``out / CHECKPOINT``
     (resumed when its state is there); returns the file and the noise range used."""
+    from tomopy_dip.baselines import operator_for
     from tomopy_dip.learning.pretraining import pretrain
     from tomopy_dip.learning.pretraining.run import _GEOMETRY_KEYWORDS as PRETRAIN_GEOMETRY
-    from tomopy_dip.physics.geometry import Geometry
     from tomopy_dip.physics.measurement import relative_misfit
-    from tomopy_dip.physics.projector import get_operator
 
     geometry = {k: getattr(options, k) for k in ("num_gridx", "num_gridy", *PRETRAIN_GEOMETRY)
                 if getattr(options, k) is not None}
-    op = get_operator(Geometry(theta, sinograms.shape[-1], center=center, **geometry))
+    op = operator_for(sinograms[0], theta, center, **geometry)
     misfit = max(relative_misfit(s, x, op) for s, x in zip(sinograms, images))
     noise = [0.0, round(float(setting.noise_factor * misfit), 6)]
     path = pretrain(theta, sinograms.shape[-1], center, out=out / CHECKPOINT, images=images,
