@@ -6,7 +6,8 @@ after the other, on the same simulated scan (parallel beam, ``ndet`` = size, 180
 with 181 views is the size of TomoPy's tooth). Each child reports the median seconds between
 iterations (callback time stamps) of TV-DIP at its defaults. The matrix-multiply peak of this
 machine and the network's FLOP per iteration (``torch.utils.flop_counter``) are measured in the
-same run, so the table gives the achieved GFLOP/s against the peak.
+same run, so the table gives the achieved GFLOP/s against the peak. bfloat16 is measured only
+on CPUs with bfloat16 matrix units (AMX, AVX512-BF16; emulated elsewhere, 40-65x slower).
 
     python benchmarks/versus.py --threads 2
 
@@ -26,7 +27,8 @@ from pathlib import Path
 
 import torch
 
-from common import machine, save
+from common import cpu, machine, save
+from tomopy_dip.utils import cpu_bfloat16_units
 
 V010 = "673ffb3"
 REPO = Path(__file__).resolve().parents[1]
@@ -96,28 +98,32 @@ def main() -> None:
         archive = subprocess.run(["git", "archive", V010, "tomopy_dip"], cwd=REPO, capture_output=True, check=True)
         subprocess.run(["tar", "-x", "-C", str(tmp)], input=archive.stdout, check=True)
         peak = matmul_peak(args.threads)
+        units = cpu_bfloat16_units() is not False
         rows = []
         for spec in args.sizes:
             size, views, iters = (int(v) for v in spec.split(":"))
             old = child(str(tmp), args.threads, size, views, iters)
             assert str(tmp) in old["tomopy_dip"], old
             now = child("-", args.threads, size, views, iters)
-            bf16 = child("-", args.threads, size, views, iters, precision="bfloat16")
+            # emulated bfloat16 (no AMX / AVX512-BF16 units) ran 40-65x slower: not worth the wait
+            bf16 = child("-", args.threads, size, views, iters, precision="bfloat16") if units else None
             gf = network_gflop(size)
             row = {"size": size, "views": views, "gflop_per_iter": gf, "v010": old["sec_per_iter"],
-                   "float32": now["sec_per_iter"], "bfloat16": bf16["sec_per_iter"]}
+                   "float32": now["sec_per_iter"], "bfloat16": bf16 and bf16["sec_per_iter"]}
             rows.append(row)
             print(json.dumps(row), flush=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print(f"\nTV-DIP seconds per iteration, {args.threads} thread(s), fp32 matrix peak {peak:.0f} GFLOP/s "
           f"(same run)\n")
+    print(f"CPU: {cpu()}\n")
     print("| image | views | v0.1.0 | now, float32 | speed-up | % of fp32 peak | now, bfloat16 | speed-up |")
     print("|---|---|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['size']}² | {r['views']} | {r['v010']:.3f} | {r['float32']:.3f} | {r['v010'] / r['float32']:.1f}× | "
-              f"{100 * r['gflop_per_iter'] / r['float32'] / peak:.0f} % | {r['bfloat16']:.3f} | "
-              f"{r['v010'] / r['bfloat16']:.1f}× |")
+        b16 = "– (no bfloat16 units) | –" if r["bfloat16"] is None else \
+            f"{r['bfloat16']:.3f} | {r['v010'] / r['bfloat16']:.2f}×"
+        print(f"| {r['size']}² | {r['views']} | {r['v010']:.3f} | {r['float32']:.3f} | {r['v010'] / r['float32']:.2f}× | "
+              f"{100 * r['gflop_per_iter'] / r['float32'] / peak:.0f} % | {b16} |")
     print(f"\nwritten {save('versus', {'machine': machine(), 'threads': args.threads, 'peak_gflops': peak, 'rows': rows})}")
 
 

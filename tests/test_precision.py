@@ -55,3 +55,37 @@ def test_a_negated_object_reconstructs_as_well_as_the_positive_one():
     assert abs(p_pos - p_neg) < 1.0, (p_pos, p_neg)
     assert pos.output_range[0, 0] == 0 and pos.output_range[0, 1] > 0
     assert neg.output_range[0, 1] == 0 and neg.output_range[0, 0] == -pos.output_range[0, 1]
+
+
+def test_bfloat16_without_matrix_units_warns_before_the_fit(monkeypatch):
+    """Emulated bfloat16 (an AVX2-only CPU) ran 40-65x slower than float32: say so before the
+    fit; no warning where the units exist, for float32, or where torch cannot tell."""
+    import warnings
+
+    from tomopy_dip.fitting import engine
+
+    sino = simulate(shepp_logan(24), THETA[:20])
+    for units, precision, expected in ((False, "bfloat16", True), (True, "bfloat16", False),
+                                       (None, "bfloat16", False), (False, "float32", False)):
+        monkeypatch.setattr(engine, "cpu_bfloat16_units", lambda units=units: units)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            tomopy_dip.reconstruct(sino, THETA[:20], method="dip", num_iter=0, precision=precision,
+                                   device="cpu", **TINY)
+        said = [w for w in caught if "bfloat16 matrix units" in str(w.message)]
+        assert len(said) == int(expected), (units, precision, [str(w.message) for w in caught])
+        if said:
+            assert issubclass(said[0].category, RuntimeWarning) and "precision='float32'" in str(said[0].message)
+
+
+def test_cpu_bfloat16_units_answers_from_torch(monkeypatch):
+    from tomopy_dip.utils import cpu_bfloat16_units
+
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False, raising=False)
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: True, raising=False)
+    assert cpu_bfloat16_units() is True
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False, raising=False)
+    assert cpu_bfloat16_units() is False
+    monkeypatch.delattr(torch.cpu, "_is_amx_tile_supported")
+    monkeypatch.delattr(torch.cpu, "_is_avx512_bf16_supported")
+    assert cpu_bfloat16_units() is None

@@ -57,6 +57,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import torch
 
 from tomopy_dip.fitting import interrupt
 from tomopy_dip.fitting.losses import HISTORY_TERMS
@@ -65,6 +66,7 @@ from tomopy_dip.fitting.memory import check_memory, estimate_memory, memory_fits
 from tomopy_dip.fitting.problem import check_sinograms, slice_centers, slice_geometries
 from tomopy_dip.methods.base import Method
 from tomopy_dip.options import with_changes
+from tomopy_dip.utils import cpu_bfloat16_units
 
 __all__ = ["reconstruct", "Reconstruction", "run", "COMPUTE_LOCK"]
 
@@ -205,6 +207,11 @@ def _run(method: Method, tomo: Any, theta: Any, center: Any, slice_offset: int |
     if pretrained is not None and pretrained[0] != network:
         pretrained[0].check_image(geoms[0].shape_image)
         options = _check_plan(method, options, geoms, nslices, network=pretrained[0])
+    if options.precision == "bfloat16" and options.device.type == "cpu" and cpu_bfloat16_units() is False:
+        warnings.warn("precision='bfloat16': this CPU has no bfloat16 matrix units (AMX or AVX512-BF16; "
+                      f"torch uses {torch.backends.cpu.get_cpu_capability()}), so bfloat16 is emulated and "
+                      "the network runs many times slower than in float32 (40-65x measured on an AVX2-only "
+                      "CPU); use precision='float32' here", RuntimeWarning, stacklevel=4)
     if options.batch_size is not None:
         warnings.warn("batch_size has no effect: every slice is fitted by its own network, so that "
                       "its result does not depend on the other slices", FutureWarning, stacklevel=4)
@@ -391,7 +398,8 @@ def reconstruct(tomo: Any, theta: Any, center: Any = None, method: str = "tv_dip
         ``precision`` ({"float32", "bfloat16"}, default "float32")
             Arithmetic of the network: ``"bfloat16"`` runs it under bfloat16 autocast
             (weights, loss and projector stay float32), 1.4x faster at 256² and 2.4x at 512²
-            on CPUs with bfloat16 matrix units.
+            on CPUs with bfloat16 matrix units; emulated and 40-65x slower on CPUs without
+            them (a :class:`RuntimeWarning` says so before the fit).
         ``select`` ({"min_loss", "last", "average", "variance"}; method default)
             Return the iterate of minimum loss, the last one, a moving average of the
             iterates (window ~100 iterations, :func:`average_weight`), or the mean of the
