@@ -18,6 +18,7 @@ from tomopy_dip.baselines import operator_for, sirt, tv_ls
 from tomopy_dip.data.datasets import load_htc2022
 from tomopy_dip.metrics import psnr, ssim
 from tomopy_dip.physics.measurement import data_scale
+from tomopy_dip.utils import cpu_bfloat16_units
 
 ROOT = Path(__file__).resolve().parent
 RESULTS = ROOT / "results"
@@ -31,17 +32,17 @@ def use_shared_data() -> None:
 
 
 def cpu() -> dict:
-    """The CPU the figures come from: its model and the vector / matrix units torch uses (the
-    machines of this project vary: bfloat16 is 2x faster than float32 at 512² on CPUs with AMX
-    units and several times slower on AVX2-only ones)."""
+    """The CPU the figures come from: its model, the vector units torch uses and whether it has
+    bfloat16 matrix units (the machines of this project vary: bfloat16 was 2x faster than
+    float32 at 512² on one with AMX units and 40-65x slower on an AVX2-only one)."""
     model = platform.processor()
     try:
         with open("/proc/cpuinfo") as f:
             model = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), model)
     except OSError:
         pass
-    amx = getattr(torch.cpu, "_is_amx_tile_supported", lambda: None)()
-    return {"model": model, "torch_capability": torch.backends.cpu.get_cpu_capability(), "amx": amx}
+    return {"model": model, "torch_capability": torch.backends.cpu.get_cpu_capability(),
+            "bfloat16_units": cpu_bfloat16_units()}
 
 
 def machine() -> dict:
