@@ -35,7 +35,7 @@ import torch
 import torch.nn.functional as F
 
 import tomopy_dip
-from common import classical_table, htc_problem, load, machine, psnr, save_rows, tv_baselines, use_shared_data
+from common import classical_table, first_reach, htc_problem, load, machine, psnr, save_rows, tv_baselines, use_shared_data
 from tomopy_dip.data.datasets import load_htc2022
 from tomopy_dip.fitting.engine import run
 from tomopy_dip.fitting.hooks import Hook
@@ -108,10 +108,6 @@ def variant(name: str, phantom: str, views: int, size: int) -> dict:
     return {**out, "coarse_seconds": sec, "coarse_iterations": its, "coarse_psnr": psnr(up, d["reference"])}
 
 
-def first(curve, target) -> tuple:
-    return next(((it, s) for it, s, _, p in curve if p >= target), (None, None))
-
-
 def report(rows: dict, target: float) -> None:
     print(f"\n| variant | coarse stage: s, iterations, PSNR upsampled | full size: iterations | returned PSNR | "
           f"s to TV ({target - 1:.2f}) | s to TV + 1 dB | total s |")
@@ -119,7 +115,8 @@ def report(rows: dict, target: float) -> None:
     for name, r in rows.items():
         coarse = "–" if "coarse_seconds" not in r else \
             f"{r['coarse_seconds']:.0f}, {r['coarse_iterations']}, {r['coarse_psnr']:.2f}"
-        s_tv, s_tv1 = (first(r["curve"], t)[1] for t in (target - 1, target))
+        returned = [(it, sec, p) for it, sec, _, p in r["curve"]]  # the image the fit would return
+        s_tv, s_tv1 = (first_reach(returned, t)[1] for t in (target - 1, target))
         fmt = lambda v: "never" if v is None else f"{v:.0f}"
         print(f"| {name} | {coarse} | {r['iterations']} | {r['psnr']:.2f} | {fmt(s_tv)} | {fmt(s_tv1)} | "
               f"{r['seconds']:.0f} |")

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from common import DATASETS, classical_table, load, machine, median, save_rows, tv_baselines, use_shared_data
+from common import DATASETS, classical_table, first_reach, load, machine, median, save_rows, tv_baselines, use_shared_data
 
 V010 = "673ffb3"
 REPO = Path(__file__).resolve().parents[1]
@@ -61,14 +61,6 @@ print(json.dumps({"tomopy_dip": tomopy_dip.__file__, "seconds": seconds, "psnr":
                   "iterations": int(getattr(res, "iterations_run", [len(res.history["loss"])])[0]),
                   "curve": curve}))
 """
-
-
-def first(curve: list, column: int, target: float) -> tuple[int | None, float | None]:
-    """(iteration, seconds) of the first point of ``curve`` whose ``column`` reaches ``target``."""
-    for point in curve:
-        if point[column] >= target:
-            return int(point[0]), float(point[1])
-    return None, None
 
 
 def run_child(package: str, problem: Path, threads: int) -> dict:
@@ -133,7 +125,8 @@ def main() -> None:
                 res = run_child(str(tmp) if version == "v010" else "-", problem, args.threads)
                 # the child says which package it imported; the record keeps the version, not a path
                 assert (str(tmp) in res.pop("tomopy_dip")) == (version == "v010"), version
-                res["to_target"] = first(res["curve"], 2 if version == "v010" else 3, target)
+                column = 2 if version == "v010" else 3  # v0.1.0's iterates, today's returned image
+                res["to_target"] = first_reach([(c[0], c[1], c[column]) for c in res["curve"]], target)
                 row[version] = res
                 print(f"{ph} {version}: {res['psnr']:.2f} dB after {res['iterations']} iterations, "
                       f"{res['seconds']:.0f} s; target {target:.2f} dB reached at {res['to_target']}", flush=True)
