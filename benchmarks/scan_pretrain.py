@@ -215,7 +215,7 @@ def volume_report(args: argparse.Namespace, rows: dict) -> None:
             f" (seed rows {r['scan_pretrain']['seed_rows']}, pretraining {r['timings'].get('scan_pretrain', 0):.0f} s)"
         print(f"| {m}{extra} | {r['seconds']:.0f} | {its} | {r['psnr_frame0']:.2f} |")
     if len(runs) == 2 and all((RESULTS / r["out"]).is_dir() for r in runs.values()):  # (the slices are not kept)
-        from tomopy_dip.interfaces.outputs import ResultDirectory
+        from tomopy_dip.volume.outputs import ResultDirectory
 
         a, b = (ResultDirectory(RESULTS / runs[m]["out"], {}) for m in ("scan", "tv_dip"))
         agree = [psnr(a.read_slice(r), b.read_slice(r)) for r in range(17)]

@@ -258,7 +258,7 @@ def test_a_file_with_vectors_takes_no_centre_and_no_binning(tmp_path, monkeypatc
     stood down here to reach the file checks)."""
     from _pipeline_helpers import synthetic_exchange
 
-    from tomopy_dip.interfaces.pipeline import SettingError, reconstruct_file
+    from tomopy_dip.volume import SettingError, reconstruct_file
     from tomopy_dip.physics import projector
 
     monkeypatch.setattr(projector, "require_cone_cuda", lambda device=None: None)
@@ -274,7 +274,7 @@ def test_a_file_with_vectors_takes_no_centre_and_no_binning(tmp_path, monkeypatc
 def test_a_scan_records_vectors_by_their_digest():
     """``summary.json`` and every slice file record the vectors by SHA-256 and count (a resumed
     run with other vectors differs there), not as thousands of numbers per file."""
-    from tomopy_dip.interfaces.pipeline import _recorded
+    from tomopy_dip.volume.settings import recorded_keywords as _recorded
 
     vec = Geometry(THETA, 24, **CONE).astra_cone_geoms(4)[1]["Vectors"]
     rec = _recorded({"vectors": vec, "lr": 1e-3, "callback": print})

@@ -20,8 +20,8 @@ import pytest
 from _pipeline_helpers import REPO, TINY_NET, subprocess_env, synthetic_exchange
 from tomopy_dip import reconstruct_file
 from tomopy_dip.cli import main
-from tomopy_dip.interfaces.outputs import ResultDirectory, slice_name
-from tomopy_dip.interfaces.pipeline import SettingError
+from tomopy_dip.volume.outputs import ResultDirectory, slice_name
+from tomopy_dip.volume import SettingError
 
 #: Small, quick fits (a 24² image, a tiny network).
 QUICK = dict(center=12.0, num_iter=30, stop="none", channels=(8, 8), skip_channels=(0, 4), progress=False,
@@ -244,7 +244,8 @@ def test_a_3d_scan_fits_each_task_as_one_slab(scan, tmp_path):
 
 
 def test_scan_pretrain_fits_seed_rows_then_the_others_from_a_network_pretrained_on_them(scan, tmp_path):
-    from tomopy_dip.interfaces.seeding import CHECKPOINT, ScanPretrain
+    from tomopy_dip.volume import ScanPretrain
+    from tomopy_dip.volume.seeding import CHECKPOINT
     from tomopy_dip.learning.checkpoints import read_metadata
     from tomopy_dip.learning.phantoms import ImageFamily
 

@@ -14,7 +14,8 @@ The package's folders follow its architecture: ``physics`` (geometry, projectors
 measurement model), ``fitting`` (the loop, loss terms, selection rules, method hooks),
 ``networks``, ``methods`` (each a declaration), ``learning`` (phantoms, pretraining,
 checkpoints), ``data`` (files, pre-processing, datasets, downloads), ``interfaces`` (TomoPy
-callables, the file pipeline, the demo) and ``cli`` (the ``tomopy-dip`` command).
+callables, tomosipo, the demo, plots), ``volume`` (whole scans from a file: settings, plan,
+tasks, outputs and resume, seeding) and ``cli`` (the ``tomopy-dip`` command).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from tomopy_dip.fitting import interrupt as _interrupt
 from tomopy_dip.fitting.engine import Reconstruction, reconstruct
 from tomopy_dip.fitting.memory import MemoryPlan, check_memory, estimate_memory
 from tomopy_dip.interfaces.tomopy import ALGORITHMS, make_algorithm, recon
-from tomopy_dip.interfaces.pipeline import reconstruct_file
+from tomopy_dip.volume import reconstruct_file
 from tomopy_dip.interfaces.tomosipo import from_tomosipo
 from tomopy_dip.learning.pretraining import pretrain
 from tomopy_dip.methods import METHODS, Method, register_method

@@ -1,4 +1,4 @@
-"""``tomopy-dip recon FILE``: parses, calls :func:`tomopy_dip.interfaces.pipeline.reconstruct_file`, prints.
+"""``tomopy-dip recon FILE``: parses, calls :func:`tomopy_dip.volume.reconstruct_file`, prints.
 
 The algorithm-keyword options are generated from the keyword schema: every keyword of
 :data:`tomopy_dip.options.KEYWORDS` and of each registered method's
@@ -101,8 +101,12 @@ def _add_keyword_options(group: argparse._ArgumentGroup) -> None:
 
 
 def add_cli(sub: "argparse._SubParsersAction") -> argparse.ArgumentParser:
-    """Add ``recon`` to the sub-commands (sets ``func``)."""
+    """Add ``recon`` to the sub-commands (sets ``func``). The file settings' defaults and choices
+    come from :data:`tomopy_dip.volume.settings.FILE_KEYWORDS`."""
+    from tomopy_dip.volume.settings import CENTER_METHODS, FILE_KEYWORDS, READERS
+
     algos = _algorithms()
+    d = {name: kw.default for name, kw in FILE_KEYWORDS.items()}
     r = sub.add_parser(
         "recon", formatter_class=_Formatter, help="reconstruct slices of a Data Exchange HDF5 file",
         description="Read a Data Exchange (APS) HDF5 file, normalise with flats and darks, take "
@@ -123,24 +127,24 @@ def add_cli(sub: "argparse._SubParsersAction") -> argparse.ArgumentParser:
                         "[all rows]")
     r.add_argument("--proj", type=_slice_arg, default=None, metavar="A:B:S",
                    help="projections to use, e.g. ::4 for every 4th (sparse-view subset) [all]")
-    r.add_argument("--center", type=_center_arg, default="auto", metavar="C|auto",
+    r.add_argument("--center", type=_center_arg, default=d["center"], metavar="C|auto",
                    help="rotation centre in detector pixels of the file (gridrec convention), or "
-                        "'auto' to find it [auto]")
-    r.add_argument("--center-method", choices=("vo", "entropy"), default="vo",
+                        f"'auto' to find it [{d['center']}]")
+    r.add_argument("--center-method", choices=CENTER_METHODS, default=d["center_method"],
                    help="centre finder for --center auto: Vo's Fourier method (TomoPy's or ours) "
-                        "or TomoPy's entropy method (needs TomoPy) [vo]")
+                        f"or TomoPy's entropy method (needs TomoPy) [{d['center_method']}]")
     r.add_argument("--center-row", type=int, default=None, metavar="ROW",
                    help="row (within the selected slices) used to find the centre [middle]")
-    r.add_argument("--downsample", type=_positive_int, default=1, metavar="K",
+    r.add_argument("--downsample", type=_positive_int, default=d["downsample"], metavar="K",
                    help="bin K detector pixels into one (faster; the centre is scaled to "
-                        "(c - (K-1)/2) / K) [1]")
+                        f"(c - (K-1)/2) / K) [{d['downsample']}]")
     r.add_argument("--no-normalize", action="store_true",
                    help="the data are already flat/dark corrected: skip normalisation")
     r.add_argument("--no-minus-log", action="store_true", help="the data are already -log(I/I0)")
-    r.add_argument("--reader", choices=("auto", "dxchange", "h5py"), default="auto",
-                   help="file reader: dxchange when installed, else h5py [auto]")
-    r.add_argument("--exchange-rank", type=int, default=0, metavar="K",
-                   help="read group exchange{K} instead of exchange [0]")
+    r.add_argument("--reader", choices=READERS, default=d["reader"],
+                   help=f"file reader: dxchange when installed, else h5py [{d['reader']}]")
+    r.add_argument("--exchange-rank", type=int, default=d["exchange_rank"], metavar="K",
+                   help=f"read group exchange{{K}} instead of exchange [{d['exchange_rank']}]")
     r.add_argument("-o", "--out", default=None, metavar="DIR",
                    help="output directory [./<file stem>-<algorithm>]")
     w = r.add_mutually_exclusive_group()
@@ -152,8 +156,8 @@ def add_cli(sub: "argparse._SubParsersAction") -> argparse.ArgumentParser:
     r.add_argument("--scheduler", default=None, metavar="ADDRESS|local:N",
                    help="run on Dask: a running dask.distributed scheduler's address, or local:N "
                         "for N single-threaded worker processes here (needs tomopy-dip[dask])")
-    r.add_argument("--rows-per-task", type=_positive_int, default=None, metavar="N",
-                   help="rows a task reads, fits and writes [%d]" % _rows_per_task())
+    r.add_argument("--rows-per-task", type=_positive_int, default=d["rows_per_task"], metavar="N",
+                   help=f"rows a task reads, fits and writes [{d['rows_per_task']}]")
     r.add_argument("--warm-start", action="store_true",
                    help="within a task, start each row from the network fitted to the row before it")
     r.add_argument("--scan-pretrain", type=_positive_int, default=None, metavar="K",
@@ -193,15 +197,9 @@ def _collect_keywords(args: argparse.Namespace, method: Any) -> dict[str, Any]:
     return kw
 
 
-def _rows_per_task() -> int:
-    from tomopy_dip.interfaces.pipeline import ROWS_PER_TASK
-
-    return ROWS_PER_TASK
-
-
 def _run(args: argparse.Namespace) -> int:
-    from tomopy_dip.interfaces.pipeline import SettingError, reconstruct_file, rows_text
-    from tomopy_dip.interfaces.tasks import require_dask
+    from tomopy_dip.volume import SettingError, reconstruct_file, rows_text
+    from tomopy_dip.volume.tasks import require_dask
     from tomopy_dip.methods import get_method
 
     quiet = args.quiet
@@ -219,7 +217,7 @@ def _run(args: argparse.Namespace) -> int:
             center_method=args.center_method, center_row=args.center_row, downsample=args.downsample,
             normalize=not args.no_normalize, minus_log=not args.no_minus_log, reader=args.reader,
             exchange_rank=args.exchange_rank, resume=args.resume, overwrite=args.overwrite,
-            scheduler=args.scheduler, rows_per_task=args.rows_per_task or _rows_per_task(),
+            scheduler=args.scheduler, rows_per_task=args.rows_per_task,
             warm_start=args.warm_start, scan_pretrain=args.scan_pretrain, plan=not args.no_plan, progress=not quiet, report=lambda msg: _out(msg, quiet), **kw)
     except SettingError as exc:  # worded with the options' names
         text = exc.worded(center_row=f"--center-row {args.center_row}", normalize="--no-normalize",

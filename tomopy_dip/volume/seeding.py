@@ -15,101 +15,41 @@ With ``reconstruct_file(..., algorithm="edip" or "edip_fe", scan_pretrain=K)``
 FIPS gel phantom (real fan-beam data, 36 views, 128², its time frames as rows; four seed frames):
 the pretrained network's image of an unseen frame is 25.88 dB before fine-tuning, above DIP's
 25.45 dB after 1999 iterations; EDIP-FE returns 25.48 dB in 37 s against DIP's 131 s per slice
-(18 views: 25.25 dB in 49 s against DIP's 24.49 dB in 139 s; ``benchmarks/scan_pretrain.py``). The seed rows are slices of the result, not an extra cost;
-pretraining is (639 s there, one core), paid back after about 7 slices.
+(18 views: 25.25 dB in 49 s against DIP's 24.49 dB in 139 s; ``benchmarks/scan_pretrain.py``).
+The seed rows are slices of the result, not an extra cost; the pretraining (639 s there, one
+core) was paid back after about 7 slices.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable
 
 import numpy as np
 
-from tomopy_dip.options import _GEOMETRY_KEYWORDS, int_check
+from tomopy_dip.volume.scan import ScanSource, rows_text
+from tomopy_dip.volume.settings import ScanPretrain, SettingError
 
-__all__ = ["ScanPretrain", "CHECKPOINT", "SEED_KEYWORDS", "scan_pretrain_setting"]
+__all__ = ["CHECKPOINT", "scan_pretrain_setting", "pretrain_on_seed_rows"]
 
 #: The checkpoint's file name in the output directory.
 CHECKPOINT = "scan_pretrain.safetensors"
 
-#: The keywords the seed rows' fits take from the call: those describing the data, the grid and
-#: the machine. The others (iterations, learning rate, stopping, ...) tune EDIP's fine-tuning.
-SEED_KEYWORDS = (*_GEOMETRY_KEYWORDS, "device", "precision", "backend", "memory_limit", "filter_name", "seed")
 
-
-@dataclass(frozen=True)
-class ScanPretrain:
-    """How a volume pretrains EDIP on its own rows (see the module docstring).
-
-    Attributes
-    ----------
-    every : int
-        One seed row per ``every`` selected rows (at least one seed in all).
-    method : str
-        The seed rows' method, at its defaults but for ``method_keywords``.
-    method_keywords : dict
-        Keywords of the seed rows' fits besides those they take from the call
-        (:data:`SEED_KEYWORDS`), e.g. ``{"num_iter": 1000}`` for quicker seeds.
-    num_steps, batch_size, lr_max
-        Pretraining (:func:`tomopy_dip.pretrain`): on the FIPS gel phantom 1500 steps of 8 at a
-        peak learning rate of 2e-3 reached a validation PSNR 10.1 dB above the FBP's (36 views).
-    noise_factor : float
-        Training noise levels are drawn from ``U(0, noise_factor * m)``, ``m`` the largest
-        relative data misfit of the seed rows' images (their data's noise and model error).
-    """
-
-    every: int
-    method: str = "tv_dip"
-    method_keywords: dict = field(default_factory=dict)
-    num_steps: int = 1500
-    batch_size: int = 8
-    lr_max: float = 2e-3
-    noise_factor: float = 2.0
-
-    def seed_rows(self, rows: Sequence[int]) -> list[int]:
-        """The seed rows of a selection: every ``every``-th, centred in its block.
-
-        Examples
-        --------
-        >>> ScanPretrain(every=4).seed_rows(range(10))
-        [2, 6]
-        >>> ScanPretrain(every=16).seed_rows([3, 5, 7])
-        [5]
-        """
-        rows = list(rows)
-        first = min(self.every // 2, (len(rows) - 1) // 2)
-        return rows[first::self.every]
-
-    def fit_keywords(self, keywords: dict) -> dict:
-        """The keywords of the seed rows' fits: the call's :data:`SEED_KEYWORDS`, then
-        ``method_keywords``."""
-        return {**{k: v for k, v in keywords.items() if k in SEED_KEYWORDS}, **self.method_keywords}
-
-    def settings(self) -> dict:
-        """What a resumed run compares (recorded in every slice and the summary)."""
-        return asdict(self)
-
-
-def scan_pretrain_setting(value: Any, method: Any, options: Any, keywords: dict, warm_start: bool) -> ScanPretrain | None:
-    """``scan_pretrain`` of :func:`~tomopy_dip.interfaces.pipeline.reconstruct_file` checked:
-    None, or a :class:`ScanPretrain` (an int is ``ScanPretrain(every=value)``).
+def scan_pretrain_setting(value: ScanPretrain | None, method: Any, options: Any, keywords: dict,
+                          warm_start: bool) -> ScanPretrain | None:
+    """``scan_pretrain`` of :func:`~tomopy_dip.volume.reconstruct_file` (already a
+    :class:`ScanPretrain` or None, :data:`~tomopy_dip.volume.settings.FILE_KEYWORDS`) checked
+    against the method, its keywords and the other settings.
 
     Raises
     ------
     SettingError
         ``scan_pretrain`` with a method that starts from no checkpoint, a checkpoint given,
-        ``dims=3``, cone beam, the warm start, or not a positive integer.
+        ``dims=3``, cone beam or the warm start.
     """
-    from tomopy_dip.interfaces.scan import SettingError
-
     if value is None:
         return None
-    if not isinstance(value, ScanPretrain):
-        value = ScanPretrain(every=int_check("scan_pretrain", 1)(value))
-    else:
-        int_check("scan_pretrain.every", 1)(value.every)
     if method.load_network is None:
         from tomopy_dip.methods import METHODS
 
@@ -152,3 +92,15 @@ def pretrain_on_seeds(setting: ScanPretrain, images: np.ndarray, sinograms: np.n
                     norm_groups=options.norm_groups, out_activation=options.out_activation,
                     description=f"pretrained on {len(images)} rows of the scan (scan_pretrain)", **geometry)
     return path, noise
+
+
+def pretrain_on_seed_rows(setting: ScanPretrain, seeds: list, source: ScanSource, results: Any,
+                          theta: np.ndarray, center: float, options: Any, out: Path, progress: bool,
+                          say: Callable[[str], None]) -> tuple[Path, dict]:
+    """Pretrain on the finished seed rows (their slice files in ``results``, their data read from
+    ``source``): the checkpoint's path and what the summary says of it."""
+    scan = source.read(seeds)
+    images = np.stack([results.read_slice(r) for r in seeds])
+    say(f"Pretraining on {len(seeds)} seed row(s) ({rows_text(seeds)}): {setting.num_steps} steps")
+    path, noise = pretrain_on_seeds(setting, images, scan.sinograms, theta, center, options, out, progress)
+    return path, {"seed_rows": seeds, "checkpoint": path.name, "noise": noise}

@@ -27,7 +27,7 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 
 from tomopy_dip.data.files import read_history_csv, write_history_csv, write_tiff_stack
-from tomopy_dip.interfaces.scan import SettingError
+from tomopy_dip.volume.scan import SettingError
 from tomopy_dip.utils import atomic_write, jsonable
 
 __all__ = ["ResultDirectory", "slice_name", "settings_differences"]

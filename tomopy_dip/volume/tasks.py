@@ -2,7 +2,7 @@
 
 :func:`run_task` is what a worker runs: it reads its rows from the file (:class:`ScanSource`),
 fits each slice with :func:`tomopy_dip.reconstruct` and writes each finished slice at once
-(:class:`~tomopy_dip.interfaces.outputs.ResultDirectory`). A task is a plain value, so it runs
+(:class:`~tomopy_dip.volume.outputs.ResultDirectory`). A task is a plain value, so it runs
 the same in this process or on a Dask worker on another machine: each slice is fitted by its own
 network seeded from its own data, so the files are identical whoever runs the task.
 
@@ -22,10 +22,11 @@ from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
 
-from tomopy_dip.interfaces.outputs import ResultDirectory
-from tomopy_dip.interfaces.scan import ScanSource
+from tomopy_dip.volume.outputs import ResultDirectory
+from tomopy_dip.volume.scan import ScanSource
+from tomopy_dip.volume.settings import local_workers
 
-__all__ = ["Task", "run_task", "run_tasks", "open_scheduler", "local_workers", "require_dask", "DASK_EXTRA"]
+__all__ = ["Task", "run_task", "run_tasks", "open_scheduler", "require_dask", "DASK_EXTRA"]
 
 log = logging.getLogger(__name__)
 
@@ -191,26 +192,6 @@ def require_dask(what: str = "scheduler=") -> Any:
     except ImportError:
         raise ImportError(f"{what} needs Dask's distributed scheduler: {DASK_EXTRA}") from None
     return distributed
-
-
-def local_workers(scheduler: Any) -> int | None:
-    """The N of ``"local:N"`` (``"local"``: 2); None for anything else.
-
-    Examples
-    --------
-    >>> local_workers("local:3"), local_workers("local"), local_workers("tcp://host:8786")
-    (3, 2, None)
-    """
-    if not isinstance(scheduler, str) or not scheduler.strip().lower().startswith("local"):
-        return None
-    n = scheduler.strip().partition(":")[2]
-    try:
-        workers = int(n) if n else 2
-    except ValueError:
-        workers = 0
-    if workers < 1:
-        raise ValueError(f"scheduler='local:N' needs a positive number of workers N, got {scheduler!r}")
-    return workers
 
 
 def open_scheduler(scheduler: Any) -> tuple[Any, Callable[[], None]]:

@@ -1,4 +1,4 @@
-"""A scan's rows as sinograms: what :func:`~tomopy_dip.interfaces.pipeline.reconstruct_file` and
+"""A scan's rows as sinograms: what :func:`~tomopy_dip.volume.reconstruct_file` and
 each of its tasks read.
 
 :class:`ScanSource` names a Data Exchange file and how its rows become sinograms (projections,
@@ -22,37 +22,11 @@ from tomopy_dip.data import preprocess as pp
 from tomopy_dip.data._h5reader import DARK, DATA, WHITE, group
 from tomopy_dip.data.exchange import DataFileError, read_data_exchange
 from tomopy_dip.physics.geometry import check_center
+from tomopy_dip.volume.settings import SettingError
 
-__all__ = ["ScanSource", "ScanRows", "SettingError", "DEAD_FLAT_SHARE", "rows_text", "resolve_rows", "tasks_of"]
+__all__ = ["ScanSource", "ScanRows", "DEAD_FLAT_SHARE", "rows_text", "resolve_rows", "tasks_of"]
 
 log = logging.getLogger(__name__)
-
-
-class SettingError(ValueError):
-    """A setting of :func:`~tomopy_dip.interfaces.pipeline.reconstruct_file` that the data or the
-    output directory do not allow.
-
-    The message names the arguments as the library spells them (``normalize=False``); an
-    interface that spells them differently (the command line's ``--no-normalize``) words it again
-    with :meth:`worded`.
-
-    Attributes
-    ----------
-    keyword : str
-        The argument at fault (``"normalize"``, ``"center_row"``, ``"out"``, ``"overwrite"``,
-        ``"resume"``).
-    template : str
-        The message with ``{name}`` fields where arguments are named.
-    """
-
-    def __init__(self, keyword: str, template: str, **spelling: str) -> None:
-        self.keyword, self.template, self.spelling = keyword, template, spelling
-        super().__init__(self.worded())
-
-    def worded(self, **spelling: str) -> str:
-        """The message with the arguments spelled as given (the others as the library spells them)."""
-        names = {**self.spelling, **spelling}
-        return re.sub(r"\{(\w+)\}", lambda m: names.get(m[1], m[0]), self.template)
 
 
 def rows_text(rows: Sequence[int]) -> str:
