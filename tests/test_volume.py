@@ -106,9 +106,11 @@ def test_a_symbolic_link_at_an_output_name_is_not_followed(scan, tmp_path):
     assert not (out / slice_name(0)).is_symlink() and _stack(out, [0]).shape == (1, 24, 24)
 
 
-def test_ctrl_c_keeps_finished_slices_and_resume_completes_the_same_stack(scan, tmp_path):
-    """SIGINT to the command line: finished slices stay, exit 130; --resume fits only the rest
-    and gives the stack of an uninterrupted run."""
+@pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["SIGINT", "SIGTERM"])
+def test_ctrl_c_keeps_finished_slices_and_resume_completes_the_same_stack(scan, tmp_path, signum, code):
+    """SIGINT (Ctrl-C) or SIGTERM (a batch system's time limit) to the command line: finished
+    slices stay, exit 130 / 143; --resume fits only the rest and gives the stack of an
+    uninterrupted run."""
     out, ref = tmp_path / "o", tmp_path / "ref"
     args = ["recon", str(scan), "-a", "dip", "--center", "12", "--num-iter", "400", "--stop", "none",
             *TINY_NET, "--threads", "1", "--rows-per-task", "1", "--no-plan", "-q"]
@@ -118,9 +120,9 @@ def test_ctrl_c_keeps_finished_slices_and_resume_completes_the_same_stack(scan, 
     deadline = time.monotonic() + 120
     while not (out / slice_name(0)).exists() and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.05)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(signum)
     stdout, stderr = proc.communicate(timeout=120)
-    assert proc.returncode == 130, stderr
+    assert proc.returncode == code, stderr
     assert "not reconstructed" in stdout and "--resume" in stdout
     written = sorted(f.name for f in out.glob("recon_*.tiff"))
     assert 1 <= len(written) < 4

@@ -14,6 +14,8 @@ import numpy as np
 PROG = "tomopy-dip"
 #: Exit codes: success, failure, usage error, interrupted (Ctrl-C; 128 + SIGINT as shells use).
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+#: Exit status after SIGTERM (a batch system's time limit): 128 + 15, as the shells report it.
+EXIT_TERMINATED = 143
 
 log = logging.getLogger("tomopy_dip.cli")
 

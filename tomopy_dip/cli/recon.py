@@ -10,10 +10,14 @@ parser is built). The other keywords are given as ``--set KEY=VALUE``.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import signal
+import sys
+import threading
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
-from tomopy_dip.cli.common import (EXIT_INTERRUPTED, EXIT_OK, PROG, Failure, UsageError, _add_common, _add_threads,
+from tomopy_dip.cli.common import (EXIT_INTERRUPTED, EXIT_OK, EXIT_TERMINATED, PROG, Failure, UsageError, _add_common, _add_threads,
                                    _algorithms, _center_arg, _Formatter, _key_value, _out,
                                    _positive_int, _set_threads, _slice_arg)
 
@@ -197,6 +201,34 @@ def _collect_keywords(args: argparse.Namespace, method: Any) -> dict[str, Any]:
     return kw
 
 
+@contextlib.contextmanager
+def _terminate_as_interrupt() -> Iterator[dict]:
+    """SIGTERM, what SLURM and PBS send at a time limit, handled as Ctrl-C is: during a fit the
+    fits stop after their iteration and every finished slice and the summary are kept; otherwise
+    (or a second time) :class:`KeyboardInterrupt` at once. The yielded dict's ``"terminated"``
+    says whether it came. From the main thread only; the previous handler is restored after."""
+    from tomopy_dip.fitting import interrupt
+
+    state = {"terminated": False}
+    if threading.current_thread() is not threading.main_thread():
+        yield state
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        state["terminated"] = True
+        if interrupt.active_fits() and not interrupt.requested():
+            interrupt.request()
+            print(f"{PROG}: terminated (SIGTERM): stopping after the current iteration", file=sys.stderr)
+            return
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield state
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def _run(args: argparse.Namespace) -> int:
     from tomopy_dip.volume import SettingError, reconstruct_file, rows_text
     from tomopy_dip.volume.tasks import require_dask
@@ -212,13 +244,19 @@ def _run(args: argparse.Namespace) -> int:
     _set_threads(args.threads if args.scheduler is None else None, quiet)
     path = Path(args.file)
     try:
-        r = reconstruct_file(
-            path, args.algorithm, out=args.out, slices=args.slices, proj=args.proj, center=args.center,
-            center_method=args.center_method, center_row=args.center_row, downsample=args.downsample,
-            normalize=not args.no_normalize, minus_log=not args.no_minus_log, reader=args.reader,
-            exchange_rank=args.exchange_rank, resume=args.resume, overwrite=args.overwrite,
-            scheduler=args.scheduler, rows_per_task=args.rows_per_task,
-            warm_start=args.warm_start, scan_pretrain=args.scan_pretrain, plan=not args.no_plan, progress=not quiet, report=lambda msg: _out(msg, quiet), **kw)
+        with _terminate_as_interrupt() as term:
+            r = reconstruct_file(
+                path, args.algorithm, out=args.out, slices=args.slices, proj=args.proj, center=args.center,
+                center_method=args.center_method, center_row=args.center_row, downsample=args.downsample,
+                normalize=not args.no_normalize, minus_log=not args.no_minus_log, reader=args.reader,
+                exchange_rank=args.exchange_rank, resume=args.resume, overwrite=args.overwrite,
+                scheduler=args.scheduler, rows_per_task=args.rows_per_task, warm_start=args.warm_start,
+                scan_pretrain=args.scan_pretrain, plan=not args.no_plan, progress=not quiet,
+                report=lambda msg: _out(msg, quiet), **kw)
+    except KeyboardInterrupt:
+        if term["terminated"]:
+            return EXIT_TERMINATED
+        raise
     except SettingError as exc:  # worded with the options' names
         text = exc.worded(center_row=f"--center-row {args.center_row}", normalize="--no-normalize",
                           overwrite="--overwrite", resume="--resume", center=f"--center {args.center}",
@@ -246,4 +284,6 @@ def _run(args: argparse.Namespace) -> int:
               + f"  ({gx} x {gy} float32)")
     for name in r.files:
         print(f"    {name}")
-    return EXIT_INTERRUPTED if r.interrupted else EXIT_OK
+    if r.interrupted:
+        return EXIT_TERMINATED if term["terminated"] else EXIT_INTERRUPTED
+    return EXIT_OK
