@@ -34,6 +34,10 @@ towards its row 0, ``z`` along its slices, the origin at the centre of the rotat
 :meth:`Geometry.axis_pixel` and at the middle slice. The vectors of a circular geometry are those
 of :meth:`Geometry.astra_cone_geoms`, so ``vectors=Geometry(...).astra_cone_geoms(n)[1]["Vectors"]``
 describes the same scan.
+
+The beams, their projectors, the default centre and the checks of single numbers are in
+:mod:`tomopy_dip.physics.conventions`, the rules read from cone-beam vectors in
+:mod:`tomopy_dip.physics.vectors`; their public names are importable from here too.
 """
 
 from __future__ import annotations
@@ -45,108 +49,13 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Geometry", "BEAMS", "FAN_KEYWORDS", "default_center", "check_center", "check_vectors"]
+from tomopy_dip.physics.conventions import (BEAMS, DEFAULT_PROJECTOR, DIVERGENT, FAN_KEYWORDS, PROJECTORS,
+                                             check_center, check_grid_size, check_positive, default_center)
+from tomopy_dip.physics.vectors import check_vectors, in_plane_vectors, source_detector_distance
+from tomopy_dip.physics.vectors import ray_cosines as _ray_cosines
 
-BEAMS = ("parallel", "fanflat", "cone")
-FAN_KEYWORDS = ("source_origin", "origin_detector", "detector_spacing")
-
-#: ASTRA CPU projector used by default for each beam type.
-DEFAULT_PROJECTOR = {"parallel": "linear", "fanflat": "line_fanflat", "cone": "cuda3d"}
-PROJECTORS = {"parallel": ("line", "linear", "strip"), "fanflat": ("line_fanflat",),  # ASTRA 2.5: strip_fanflat rejects fanflat_vec
-              "cone": ("cuda3d",)}
-
-#: Beams with a source at a finite distance (``source_origin``, ``origin_detector``).
-DIVERGENT = ("fanflat", "cone")
-
-
-def _positive_float(name: str, value: Any) -> float:
-    try:
-        out = float(value)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a positive number, got {value!r}") from None
-    if not math.isfinite(out) or out <= 0:
-        raise ValueError(f"{name} must be a positive finite number, got {value!r}")
-    return out
-
-
-def default_center(ndet: int, beam: str = "parallel") -> float:
-    """The rotation centre when none is given: ``ndet / 2`` for parallel beam (TomoPy's
-    default), the detector's middle ``(ndet - 1) / 2`` for fan and cone beam.
-
-    Examples
-    --------
-    >>> default_center(64), default_center(64, "fanflat")
-    (32.0, 31.5)
-    """
-    return (ndet - 1) / 2.0 if beam in DIVERGENT else ndet / 2.0
-
-
-def check_center(center: Any, ndet: int) -> float:
-    """``center`` as a float on the detector, ``-0.5 <= center <= ndet - 0.5``.
-
-    Raises
-    ------
-    TypeError
-        ``center`` is not a number.
-    ValueError
-        ``center`` is not finite or off the detector.
-    """
-    try:
-        c = float(center)
-    except (TypeError, ValueError):
-        raise TypeError(f"center must be a number, got {center!r}") from None
-    if not math.isfinite(c) or not (-0.5 <= c <= ndet - 0.5):
-        raise ValueError(f"center must lie on the detector, between -0.5 and {ndet - 0.5} pixels, got {c:g}")
-    return c
-
-
-def check_vectors(vectors: Any) -> np.ndarray:
-    """``vectors`` as a read-only float64 ``(nproj, 12)`` array of cone-beam vectors (ASTRA's
-    ``cone_vec``: source, detector centre, column step ``u``, row step ``v``).
-
-    Raises
-    ------
-    TypeError
-        ``vectors`` is not numeric.
-    ValueError
-        Not ``(nproj, 12)``, not finite, a detector step of zero length, ``u`` parallel to ``v``,
-        or a source on its detector's plane.
-    """
-    try:
-        vec = np.array(vectors, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise TypeError(f"vectors must be an array of numbers (nproj, 12), got {type(vectors).__name__}") from None
-    if vec.ndim != 2 or vec.shape[1] != 12 or vec.shape[0] == 0:
-        raise ValueError(f"vectors must have shape (nproj, 12) - source, detector centre, u and v per view "
-                         f"(ASTRA's cone_vec) - got {vec.shape}")
-    if not np.all(np.isfinite(vec)):
-        raise ValueError("vectors must contain only finite values")
-    u, v = vec[:, 6:9], vec[:, 9:12]
-    scale = np.linalg.norm(u, axis=1) * np.linalg.norm(v, axis=1)
-    bad = np.flatnonzero(~(np.linalg.norm(np.cross(u, v), axis=1) > 1e-9 * np.maximum(scale, 1e-300)))
-    if bad.size:
-        raise ValueError(f"vectors: view {bad[0]} has a detector step u or v of zero length, or u parallel to v")
-    bad = np.flatnonzero(~(_source_detector_distance(vec) > 1e-6))
-    if bad.size:
-        raise ValueError(f"vectors: the source of view {bad[0]} lies on its detector's plane")
-    vec.setflags(write=False)
-    return vec
-
-
-def _source_detector_distance(vec: np.ndarray) -> np.ndarray:
-    """Distance from each view's source to its detector's plane (normal ``u x v``), ``(nproj,)``,
-    of ``(nproj, 12)`` cone-beam vectors."""
-    normal = np.cross(vec[:, 6:9], vec[:, 9:12])
-    normal /= np.linalg.norm(normal, axis=1, keepdims=True)
-    return np.abs(np.einsum("ij,ij->i", vec[:, 3:6] - vec[:, 0:3], normal))
-
-
-def _grid_size(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be a positive integer, got {value!r}")
-    if value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
+__all__ = ["Geometry", "BEAMS", "FAN_KEYWORDS", "DEFAULT_PROJECTOR", "PROJECTORS", "DIVERGENT", "default_center",
+           "check_center", "check_vectors"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -212,22 +121,22 @@ class Geometry:
         if not np.all(np.isfinite(theta)):
             raise ValueError("theta must contain only finite values (radians)")
         theta.setflags(write=False)
-        ndet = _grid_size("ndet", self.ndet)
+        ndet = check_grid_size("ndet", self.ndet)
         if self.beam not in BEAMS:
             raise ValueError(f"beam must be one of {BEAMS}, got {self.beam!r}")
         vectors = None if self.vectors is None else self._checked_vectors(theta.size, ndet)
         fan = self.beam in DIVERGENT and vectors is None
         center = default_center(ndet, self.beam) if self.center is None else check_center(self.center, ndet)
-        nx = ndet if self.num_gridx is None else _grid_size("num_gridx", self.num_gridx)
-        ny = ndet if self.num_gridy is None else _grid_size("num_gridy", self.num_gridy)
+        nx = ndet if self.num_gridx is None else check_grid_size("num_gridx", self.num_gridx)
+        ny = ndet if self.num_gridy is None else check_grid_size("num_gridy", self.num_gridy)
         if fan:
             missing = [k for k in ("source_origin", "origin_detector") if getattr(self, k) is None]
             if missing:
                 raise ValueError(
                     f"beam={self.beam!r} needs {' and '.join(missing)} (in reconstruction-pixel units)"
                 )
-            so = _positive_float("source_origin", self.source_origin)
-            od = _positive_float("origin_detector", self.origin_detector)
+            so = check_positive("source_origin", self.source_origin)
+            od = check_positive("origin_detector", self.origin_detector)
             half_diag = 0.5 * math.hypot(nx, ny)
             if so <= half_diag:
                 raise ValueError(
@@ -239,13 +148,13 @@ class Geometry:
             if extra:
                 raise ValueError(f"{', '.join(extra)} only apply to beam='fanflat' or 'cone'")
             so = od = None
-        spacing = 1.0 if self.detector_spacing is None else _positive_float(
+        spacing = 1.0 if self.detector_spacing is None else check_positive(
             "detector_spacing", self.detector_spacing
         )
         if vectors is not None:
             spacing, row_spacing = (float(np.linalg.norm(vectors[:, i:i + 3], axis=1).mean()) for i in (6, 9))
         elif self.beam == "cone":
-            row_spacing = spacing if self.detector_row_spacing is None else _positive_float(
+            row_spacing = spacing if self.detector_row_spacing is None else check_positive(
                 "detector_row_spacing", self.detector_row_spacing)
         elif self.detector_row_spacing is not None:
             raise ValueError("detector_row_spacing only applies to beam='cone'")
@@ -317,7 +226,7 @@ class Geometry:
             return 1.0
         if self.vectors is not None:
             sod = np.maximum(np.hypot(self.vectors[:, 0], self.vectors[:, 1]), 1e-9)
-            return float(np.mean(_source_detector_distance(self.vectors) / sod))
+            return float(np.mean(source_detector_distance(self.vectors) / sod))
         return (self.source_origin + self.origin_detector) / self.source_origin
 
     @property
@@ -465,16 +374,6 @@ class Geometry:
             raise ValueError(f"ray_cosines needs a divergent beam {DIVERGENT}, not {self.beam!r}")
         if self.beam == "cone":
             vec = np.asarray(self.astra_cone_geoms(rows)[1]["Vectors"], dtype=np.float64)
-        else:
-            v2 = np.asarray(self.astra_proj_geom()["Vectors"], dtype=np.float64)  # src, d, u in the plane
-            vec = np.zeros((self.nproj, 12))
-            vec[:, [0, 1, 3, 4, 6, 7]] = v2
-            vec[:, 11] = 1.0  # a unit row step along z: one row, in the plane
-        w, u, v = vec[:, 3:6] - vec[:, 0:3], vec[:, 6:9], vec[:, 9:12]  # source -> detector centre, steps
-        dot = lambda a, b: np.einsum("ij,ij->i", a, b)[None, :, None]  # noqa: E731 - per view
-        c = (np.arange(self.ndet) - (self.ndet - 1) / 2.0)[None, None, :]
-        r = (np.arange(rows) - (rows - 1) / 2.0)[:, None, None]
-        # the ray to pixel (r, c) is w + c u + r v; u and v lie in the detector plane
-        length2 = (dot(w, w) + c * c * dot(u, u) + r * r * dot(v, v) + 2 * c * dot(w, u) + 2 * r * dot(w, v)
-                   + 2 * c * r * dot(u, v))
-        return _source_detector_distance(vec)[None, :, None] / np.sqrt(length2)
+        else:  # source, detector centre and u in the plane
+            vec = in_plane_vectors(np.asarray(self.astra_proj_geom()["Vectors"], dtype=np.float64))
+        return _ray_cosines(vec, self.ndet, rows)
