@@ -128,6 +128,8 @@ def test_ctrl_c_keeps_finished_slices_and_resume_completes_the_same_stack(scan, 
     assert 1 <= len(written) < 4
     summary = json.loads((out / "summary.json").read_text())
     assert summary["interrupted"] and not summary["finished"] and summary["not_reconstructed"]
+    assert summary["stages"] == {"rows": {"done": len(written), "of": 4}}
+    assert f"stages      rows {len(written)} of 4" in stdout
     stamps = {f: (out / f).stat().st_mtime_ns for f in written}
 
     r = subprocess.run([sys.executable, "-m", "tomopy_dip", *args, "--out", str(out), "--resume"],
@@ -269,6 +271,8 @@ def test_scan_pretrain_fits_seed_rows_then_the_others_from_a_network_pretrained_
     info = summary["scan_pretrain"]
     assert info["seed_rows"] == [1, 3] and info["checkpoint"] == CHECKPOINT and info["every"] == 2
     assert info["noise"][0] == 0 and 0 < info["noise"][1] < 1
+    assert summary["stages"] == {"seed_rows": {"done": 2, "of": 2}, "pretraining": "finished",
+                                 "rows": {"done": 2, "of": 2}}
     assert r.settings["scan_pretrain"]["method"] == "tv_dip"
     # EDIP's rows started from that checkpoint, not from the automatic random start
     plain = reconstruct_file(scan, "edip", out=tmp_path / "p", slices=(0, 1), **QUICK)

@@ -268,7 +268,10 @@ def _run(args: argparse.Namespace) -> int:
     print(f"{PROG} recon: {args.algorithm} on {path.name}, {len(r.rows)} slice(s) ({r.rows_text}), "
           f"{r.projections} views, {r.detector_pixels} detector pixels" + (" (interrupted)" if r.interrupted else ""))
     print(f"  centre      {r.center_text}")
-    print(f"  iterations  at most {r.iterations_run} per slice")
+    if r.interrupted:
+        print(f"  stages      {r.stages_text()}")
+    if r.done:
+        print(f"  iterations  at most {r.iterations_run} per slice")
     print(f"  stopped     {r.stop_summary()}")
     if r.missing:
         print(f"  missing     {len(r.missing)} row(s) not reconstructed: {rows_text(r.missing)}"

@@ -13,7 +13,7 @@ from tomopy_dip.volume.plan import ScanPlan
 from tomopy_dip.volume.scan import rows_text
 from tomopy_dip.volume.settings import center_text
 
-__all__ = ["FileReconstruction", "summary_of"]
+__all__ = ["FileReconstruction", "summary_of", "stages_of", "stages_text"]
 
 
 @dataclass
@@ -100,6 +100,15 @@ class FileReconstruction:
         return stack
 
     @property
+    def stages(self) -> dict[str, Any]:
+        """How far each stage got (:func:`stages_of`), as the summary records it."""
+        return self.summary.get("stages") or stages_of(self.rows, self.records, [], None)
+
+    def stages_text(self) -> str:
+        """:attr:`stages` in words."""
+        return stages_text(self.stages)
+
+    @property
     def iterations_run(self) -> int:
         """The most iterations any slice ran."""
         return max((int(self.records[r].get("iterations", 0)) for r in self.done), default=0)
@@ -123,9 +132,39 @@ class FileReconstruction:
         return ", ".join(parts)
 
 
+def stages_of(rows: list, records: dict, seeds: list, pretraining: str | None) -> dict[str, Any]:
+    """How far each stage of a run got: with ``scan_pretrain`` the seed rows (done of all), the
+    pretraining (``"not started"``, ``"running"``, ``"interrupted"``, ``"finished"``, ``"not
+    needed"``), then the other rows; without it, the rows.
+
+    Examples
+    --------
+    >>> stages_of([0, 1, 2], {1: {"status": "done"}}, [1], "not started")
+    {'seed_rows': {'done': 1, 'of': 1}, 'pretraining': 'not started', 'rows': {'done': 0, 'of': 2}}
+    """
+    done = {r for r in rows if records.get(r, {}).get("status") == "done"}
+    others = [r for r in rows if r not in seeds]
+    stages: dict[str, Any] = {}
+    if seeds:
+        stages["seed_rows"] = {"done": sum(r in done for r in seeds), "of": len(seeds)}
+        stages["pretraining"] = pretraining
+    stages["rows"] = {"done": sum(r in done for r in others), "of": len(others)}
+    return stages
+
+
+def stages_text(stages: dict[str, Any]) -> str:
+    """:func:`stages_of` in words: ``"seed rows 1 of 1, pretraining not started, other rows 0 of 2"``."""
+    words = []
+    for name, value in stages.items():
+        label = {"seed_rows": "seed rows", "rows": "other rows" if "seed_rows" in stages else "rows"}.get(name, name)
+        words.append(f"{label} {value['done']} of {value['of']}" if isinstance(value, dict) else f"{label} {value}")
+    return ", ".join(words)
+
+
 def summary_of(settings: dict, plan: ScanPlan, rows: list, records: dict, timings: dict,
-             interrupted: bool, final: bool) -> dict[str, Any]:
-    """The content of ``summary.json``: the settings, the plan and every row's record."""
+               interrupted: bool, final: bool, stages: dict | None = None) -> dict[str, Any]:
+    """The content of ``summary.json``: the settings, the plan, every row's record and how far
+    each stage got (:func:`stages_of`)."""
     done = [r for r in rows if records.get(r, {}).get("status") == "done"]
     its = [int(records.get(r, {}).get("iterations", 0)) for r in rows]
     return {
@@ -137,5 +176,5 @@ def summary_of(settings: dict, plan: ScanPlan, rows: list, records: dict, timing
                         for r in rows],
         "not_reconstructed": [r for r in rows if r not in done],
         "slices": {str(r): records.get(r, {"row": r, "status": "not_run"}) for r in rows},
-        "seconds": dict(timings),
+        "seconds": dict(timings), "stages": stages if stages is not None else stages_of(rows, records, [], None),
     }

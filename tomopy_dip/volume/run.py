@@ -38,7 +38,7 @@ from tomopy_dip.physics.geometry import default_center
 from tomopy_dip.volume.outputs import ResultDirectory
 from tomopy_dip.volume.plan import ScanPlan, make_plan, workers_of
 from tomopy_dip.volume.previews import write_previews
-from tomopy_dip.volume.result import FileReconstruction, summary_of
+from tomopy_dip.volume.result import FileReconstruction, stages_of, summary_of
 from tomopy_dip.volume.scan import ScanRows, ScanSource, resolve_rows, rows_text, tasks_of
 from tomopy_dip.volume.seeding import CHECKPOINT, pretrain_on_seed_rows, scan_pretrain_setting
 from tomopy_dip.volume.settings import (ROWS_PER_TASK, ScanPretrain, SettingError, center_text,
@@ -189,6 +189,8 @@ class VolumeRun:
         self.previews: dict[int, np.ndarray] = {}
         self.summary: dict[str, Any] = {}
         self.seeded: dict[str, Any] = {}  # the summary's record of the pretraining
+        self.seeds: list[int] = []
+        self.pretraining: str | None = "not started" if seeding else None
         self.interrupted = False
         self.t_all = time.perf_counter()
 
@@ -287,7 +289,7 @@ class VolumeRun:
         from tqdm.auto import tqdm
 
         s, seeding, rows = self.settings, self.seeding, self.rows
-        seeds = seeding.seed_rows(rows) if seeding else []
+        seeds = self.seeds = seeding.seed_rows(rows) if seeding else []
         if seeding:
             self.say(f"Scan pretraining: {rows_text(seeds)} by {seeding.method} first, then {seeding.num_steps} "
                      f"pretraining steps on them ({CHECKPOINT} in the output directory), then the other rows "
@@ -309,10 +311,14 @@ class VolumeRun:
                                                          tasks_of(seeds, s.rows_per_task)))
                 if not self.interrupted and any(r in self.todo for r in others):
                     keywords = {**keywords, "checkpoint": str(self._pretrain(seeds))}
+                elif not self.interrupted:
+                    self.pretraining = "not needed"
             if not self.interrupted:
                 self.interrupted = self._run(self._tasks(others, self.method.name, keywords))
         except KeyboardInterrupt:
             self.interrupted = True
+            if self.pretraining == "running":
+                self.pretraining = "interrupted"
         finally:
             self.bar.close()
             close()
@@ -344,17 +350,21 @@ class VolumeRun:
     def _pretrain(self, seeds: list) -> Path:
         """Pretrain on the finished seed rows; the checkpoint's path."""
         t1 = time.perf_counter()
+        self.pretraining = "running"
+        self.write_summary(False)
         path, info = pretrain_on_seed_rows(self.seeding, seeds, self.source, self.results, self.first.theta,
                                            self.center, self.options, self.out, self.settings.progress, self.say)
         self.timings["scan_pretrain"] = time.perf_counter() - t1
         self.seeded["scan_pretrain"] = {**self.seeding.settings(), **info}
+        self.pretraining = "finished"
         return path
 
     def write_summary(self, final: bool) -> None:
         """Write ``summary.json`` as things stand (``final``: the run has ended)."""
         self.summary.clear()
+        stages = stages_of(self.rows, self.records, self.seeds, self.pretraining)
         self.summary.update(summary_of(self.record, self.plan, self.rows, self.records, self.timings,
-                                       self.interrupted, final), **self.seeded)
+                                       self.interrupted, final, stages), **self.seeded)
         self.results.write_summary(self.summary)
 
     def finish(self) -> FileReconstruction:
