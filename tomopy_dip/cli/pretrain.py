@@ -26,6 +26,7 @@ __all__ = ["add_cli", "setting_options"]
 #: Placeholders of the options by the type they read (as ``tomopy-dip recon``'s).
 _METAVARS = {int: "N", float: "X", str: "NAME"}
 
+
 def _theta_from_args(args: argparse.Namespace) -> np.ndarray:
     if args.theta_file:
         return np.asarray(np.load(args.theta_file), dtype=np.float64).reshape(-1)

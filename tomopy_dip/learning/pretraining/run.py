@@ -42,7 +42,8 @@ PHANTOM_DESCRIPTIONS = {
 }
 
 
-def _network_config(channels, skip_channels, norm_groups, out_activation, shape, dims=2) -> UNetConfig:
+def _network_config(channels: tuple | None, skip_channels: tuple | None, norm_groups: int | None,
+                    out_activation: str | None, shape: tuple, dims: int = 2) -> UNetConfig:
     """The methods' ``dims``-D network for an FBP input on ``shape`` (:meth:`Options.network`),
     with :data:`PRETRAIN_NORM_GROUPS` unless given."""
     base = Options(channels=None if channels is None else tuple(channels),
@@ -53,6 +54,7 @@ def _network_config(channels, skip_channels, norm_groups, out_activation, shape,
 
 
 def _default_command(arguments: dict) -> str:
+    """A Python call equivalent to the run's ``arguments`` (the metadata's ``command``)."""
     th = np.asarray(arguments["theta"])
     args = dict(arguments)
     steps = np.diff(th) if th.size > 1 else np.zeros(0)

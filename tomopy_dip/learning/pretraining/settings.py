@@ -157,18 +157,13 @@ def _views(v: Any) -> list[int] | None:
     return counts
 
 
-def _text(name: str) -> Callable[[Any], str]:
-    def check(v: Any) -> str:
-        if not isinstance(v, str):
-            raise TypeError(f"{name} must be a string, got {v!r}")
-        return v
+def _instance(name: str, kind: type | tuple, what: str) -> Callable[[Any], Any]:
+    """A value of type ``kind`` (``what`` says which in the error), returned as given."""
+    def check(v: Any) -> Any:
+        if isinstance(v, kind):
+            return v
+        raise TypeError(f"{name} must be {what}, got {v!r}")
     return check
-
-
-def _serves(v: Any) -> Mapping | None:
-    if v is not None and not isinstance(v, Mapping):
-        raise TypeError(f'serves must be a dict {{"views": [lo, hi], "size": [lo, hi]}} or None, got {v!r}')
-    return v
 
 
 def _out(v: Any) -> Path:
@@ -207,6 +202,8 @@ def _shared(name: str, help: str | None = None, **cli: Any) -> Setting:
     kw = KEYWORDS[name]
     return Setting(name, None, _geometry(name), help or kw.help, kw.parse, group="geometry", **cli)
 
+
+_SERVES = '{"views": [lo, hi], "size": [lo, hi]}'
 
 _SETTINGS = [
     _set("out", REQUIRED, _out, "output checkpoint (.safetensors): the best network by validation PSNR",
@@ -248,15 +245,16 @@ _SETTINGS = [
          f"GroupNorm groups of the U-Net (default {PRETRAIN_NORM_GROUPS}; the channel count: per channel)", int),
     _choice("out_activation", None, ("none", "sigmoid"),
             "output non-linearity of the U-Net (default: the engine's)", optional=True),
-    _set("serves", None, _serves, 'what the checkpoint serves, {"views": [lo, hi], "size": [lo, hi]} '
-         "(default: close to the trained view counts and size)"),
+    _set("serves", None, _optional(_instance("serves", Mapping, f"a dict {_SERVES}")),
+         f"what the checkpoint serves, {_SERVES} (default: close to the trained view counts and size)"),
     _set("device", None, KEYWORDS["device"].check, KEYWORDS["device"].help, str),
     _choice("backend", "auto", BACKENDS, "projector backend (the matrix is fastest)"),
     _set("threads", None, _optional(int_check("threads", 0)), "torch threads during the run", int),
     _set("progress", True, bool_check("progress"), "show a progress bar with loss and validation PSNR", bool),
-    _set("command", None, _optional(_text("command")), "the command that produced the file, stored in "
-         "its metadata (default: an equivalent Python call)"),
-    _set("description", "", _text("description"), "free text stored in the metadata", str, metavar="TEXT"),
+    _set("command", None, _optional(_instance("command", str, "a string")),
+         "the command that produced the file, stored in its metadata (default: an equivalent Python call)"),
+    _set("description", "", _instance("description", str, "a string"), "free text stored in the metadata",
+         str, metavar="TEXT"),
     _set("callback", None, KEYWORDS["callback"].check,
          "called after every step with {step, loss, lr, val_psnr} (val_psnr None when not validated)"),
     _set("dims", 2, KEYWORDS["dims"].check,
