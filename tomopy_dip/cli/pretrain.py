@@ -1,6 +1,10 @@
 """``tomopy-dip pretrain``: pretrain an EDIP checkpoint for a geometry from the command line.
 
-Parses, prints, and calls :func:`tomopy_dip.learning.pretraining.pretrain`.
+Parses, prints, and calls :func:`tomopy_dip.learning.pretraining.pretrain`. The options of its
+settings are generated from the schema
+(:data:`~tomopy_dip.learning.pretraining.settings.PRETRAIN_KEYWORDS`: flag, type, default,
+choices and help, the default shown as ``[...]``); the options that build the scan (angles,
+detector, grid) and those read from files are this module's.
 """
 
 from __future__ import annotations
@@ -13,13 +17,14 @@ from pathlib import Path
 import numpy as np
 
 from tomopy_dip.data.files import read_tiff_stack
-from tomopy_dip.learning.phantoms import PHANTOM_KINDS
 from tomopy_dip.learning.pretraining import pretrain
-from tomopy_dip.learning.pretraining.run import _GEOMETRY_KEYWORDS
-from tomopy_dip.physics.fbp import FILTERS
-from tomopy_dip.physics.geometry import BEAMS
+from tomopy_dip.learning.pretraining.settings import GEOMETRY_KEYWORDS, PRETRAIN_KEYWORDS, REQUIRED, Setting
+from tomopy_dip.options import KEYWORDS
 
-__all__ = ["add_cli"]
+__all__ = ["add_cli", "setting_options"]
+
+#: Placeholders of the options by the type they read (as ``tomopy-dip recon``'s).
+_METAVARS = {int: "N", float: "X", str: "NAME"}
 
 
 def _theta_from_args(args: argparse.Namespace) -> np.ndarray:
@@ -49,29 +54,47 @@ def _images_from_args(files: list[str] | None) -> np.ndarray | None:
     return np.concatenate(stacks)
 
 
+def setting_options() -> dict[str, Setting]:
+    """The settings with an option of their own (a ``parse``), by name, in the schema's order."""
+    return {k: s for k, s in PRETRAIN_KEYWORDS.items() if s.parse is not None}
+
+
+def _help(setting: Setting) -> str:
+    """The option's help: the setting's, its default in brackets (none for None, ``""`` or a
+    required setting); a switch says what it turns off."""
+    if setting.switch:
+        return f"do not {setting.help}"
+    text = setting.help.replace("%", "%%")
+    if setting.default is REQUIRED or setting.default is None or setting.default == "":
+        return text
+    return f"{text} [%(default)s]"
+
+
+def _add_setting(group: argparse._ArgumentGroup, setting: Setting) -> None:
+    if setting.switch:
+        group.add_argument(setting.flag, dest=setting.name, action="store_false", default=setting.default,
+                           help=_help(setting))
+        return
+    where = {"required": True} if setting.default is REQUIRED else {"default": setting.default}
+    metavar = setting.metavar or (None if setting.choices else _METAVARS.get(setting.parse))
+    group.add_argument(setting.flag, dest=setting.name, type=setting.parse, nargs=setting.nargs,
+                       choices=setting.choices, metavar=metavar, help=_help(setting), **where)
+
+
 def _run_cli(args: argparse.Namespace) -> int:
     theta = _theta_from_args(args)
     images = _images_from_args(args.images)
-    beam = {k: getattr(args, k) for k in _GEOMETRY_KEYWORDS if getattr(args, k) is not None}
+    given = {k: getattr(args, k) for k in setting_options()}
+    settings = {k: v for k, v in given.items() if k not in GEOMETRY_KEYWORDS}
+    geometry = {k: v for k, v in given.items() if k in GEOMETRY_KEYWORDS and v is not None}
     serves = None
     if args.serves_views or args.serves_size:
         serves = {"views": args.serves_views or [min(args.views or [len(theta)]), max(args.views or [len(theta)])],
                   "size": args.serves_size or [args.num_gridx or args.ndet] * 2}
     argv = list(getattr(args, "argv", None) or sys.argv)
     command = "tomopy-dip " + shlex.join(argv[1:]) if argv else None
-    path = pretrain(
-        theta, args.ndet, args.center, args.num_gridx, args.num_gridy, out=args.out,
-        num_steps=args.steps, batch_size=args.batch_size, lr_max=args.lr_max,
-        weight_decay=args.weight_decay, val_size=args.val_size, val_every=args.val_every,
-        checkpoint_every=args.checkpoint_every, seed=args.seed, resume=not args.no_resume,
-        views=args.views, noise=args.noise, level=args.level, blur=args.blur,
-        filter_name=args.filter_name, phantoms=args.phantoms, images=images,
-        channels=args.channels,
-        skip_channels=args.skip_channels, norm_groups=args.norm_groups,
-        out_activation=args.out_activation, serves=serves, device=args.device,
-        backend=args.backend, threads=args.threads, progress=not args.no_progress,
-        command=command, description=args.description, dims=args.dims, slab=args.slab, **beam,
-    )
+    path = pretrain(theta, args.ndet, args.center, args.num_gridx, args.num_gridy, images=images,
+                    serves=serves, command=command, **settings, **geometry)
     print(path)
     return 0
 
@@ -85,59 +108,25 @@ def add_cli(subparsers: "argparse._SubParsersAction") -> argparse.ArgumentParser
                     "unless --theta-file gives them.",
     )
     g = p.add_argument_group("geometry")
-    g.add_argument("--ndet", type=int, required=True, help="detector pixels")
-    g.add_argument("--nproj", type=int, help="number of views (default: the largest of --views)")
-    g.add_argument("--views", type=int, nargs="+", help="train for several view counts at once")
-    g.add_argument("--arc", type=float, default=180.0, help="angular range in degrees (default 180)")
-    g.add_argument("--theta-start", type=float, default=0.0, help="first angle in degrees")
+    g.add_argument("--ndet", type=int, required=True, metavar="N", help="detector pixels")
+    g.add_argument("--nproj", type=int, metavar="N", help="number of views (default: the largest of --views)")
+    g.add_argument("--arc", type=float, default=180.0, help="angular range in degrees [%(default)s]")
+    g.add_argument("--theta-start", type=float, default=0.0, help="first angle in degrees [%(default)s]")
     g.add_argument("--theta-file", help=".npy file of angles in radians (instead of --nproj/--arc)")
     g.add_argument("--center", type=float, help="rotation centre (gridrec convention)")
-    g.add_argument("--num-gridx", type=int)
-    g.add_argument("--num-gridy", type=int)
-    g.add_argument("--beam", choices=BEAMS)
-    g.add_argument("--source-origin", type=float, help="fan beam, in image pixels")
-    g.add_argument("--origin-detector", type=float, help="fan beam, in image pixels")
-    g.add_argument("--detector-spacing", type=float, help="detector pitch in image pixels")
-    g.add_argument("--projector")
+    for name in ("num_gridx", "num_gridy"):
+        kw = KEYWORDS[name]
+        g.add_argument(kw.flag, type=kw.parse, metavar=kw.metavar, help=kw.help)
     t = p.add_argument_group("training")
-    t.add_argument("--out", required=True, help="output checkpoint (.safetensors)")
-    t.add_argument("--steps", type=int, default=10000)
-    t.add_argument("--batch-size", type=int, default=8)
-    t.add_argument("--lr-max", type=float, default=5e-4)
-    t.add_argument("--weight-decay", type=float, default=1e-5)
-    t.add_argument("--val-size", type=int, default=32)
-    t.add_argument("--val-every", type=int)
-    t.add_argument("--checkpoint-every", type=int)
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--no-resume", action="store_true", help="start over even if a .state file exists")
-    t.add_argument("--noise", type=float, nargs="+", default=[0.05], metavar="LEVEL",
-                   help="relative noise level (EDIP: 0.05), or LO HI: drawn per sample")
-    t.add_argument("--level", type=float, nargs=2, metavar=("LO", "HI"),
-                   help="intensity-level augmentation: target maximum drawn from U(LO, HI)")
-    t.add_argument("--blur", type=float, nargs="+", metavar="PIXELS",
-                   help="Gaussian blur of the phantoms (standard deviation in pixels), or LO HI: "
-                        "drawn per sample")
-    t.add_argument("--filter-name", default="hann", choices=FILTERS)
-    t.add_argument("--phantoms", choices=PHANTOM_KINDS,
-                   help="training phantoms: EDIP's random ellipses (default), discs with holes, or "
-                        "the --images (the default with --images)")
+    for setting in setting_options().values():
+        _add_setting(g if setting.group == "geometry" else t, setting)
     t.add_argument("--images", nargs="+", metavar="FILE",
                    help="pretrain on the scan itself: .npy or TIFF files of images on the grid "
                         "(e.g. the slice files of tomopy-dip recon for a few rows), rotated and "
                         "mirrored as training phantoms")
-    t.add_argument("--dims", type=int, default=2, choices=(2, 3),
-                   help="2: a 2-D U-Net on slices; 3: a 3-D U-Net on slabs of random ellipsoids")
-    t.add_argument("--slab", type=int, help="--dims 3: rows per training slab (default 16)")
-    t.add_argument("--channels", type=int, nargs="+")
-    t.add_argument("--skip-channels", type=int, nargs="+")
-    t.add_argument("--norm-groups", type=int)
-    t.add_argument("--out-activation", choices=("none", "sigmoid"))
-    t.add_argument("--serves-views", type=int, nargs=2, metavar=("LO", "HI"))
-    t.add_argument("--serves-size", type=int, nargs=2, metavar=("LO", "HI"))
-    t.add_argument("--device")
-    t.add_argument("--backend", default="auto", choices=("auto", "matrix", "astra"))
-    t.add_argument("--threads", type=int)
-    t.add_argument("--description", default="")
-    t.add_argument("--no-progress", action="store_true")
+    t.add_argument("--serves-views", type=int, nargs=2, metavar=("LO", "HI"),
+                   help="view counts the checkpoint serves (default: close to those trained)")
+    t.add_argument("--serves-size", type=int, nargs=2, metavar=("LO", "HI"),
+                   help="image sizes the checkpoint serves (default: close to the one trained)")
     p.set_defaults(func=_run_cli)
     return p

@@ -34,11 +34,12 @@ Hence off by default; try it when the image at ``num_iter=0`` is uniformly too d
 
 from __future__ import annotations
 
+import os
 import warnings
 from typing import Any
 
 from tomopy_dip.fitting.hooks import FrozenEncoder, LevelCalibration
-from tomopy_dip.learning.checkpoints import CheckpointMatchWarning, resolve_checkpoint
+from tomopy_dip.learning.checkpoints import Checkpoint, CheckpointMatchWarning, resolve_checkpoint
 from tomopy_dip.learning.checkpoints.matching import MISMATCH_CHOICES
 from tomopy_dip.methods.base import DEFAULTS_3D, Method
 from tomopy_dip.methods.dip import DEFAULT_TV_WEIGHT
@@ -57,9 +58,18 @@ LR_WARMUP = 50
 
 _NETWORK_FIELDS = ("channels", "skip_channels", "norm_groups", "out_activation")
 
+
+def _checkpoint(value: Any) -> Any:
+    """Keyword ``checkpoint``: None, a registry name or file path (str or path-like), or a
+    loaded :class:`~tomopy_dip.learning.checkpoints.Checkpoint`; returned as given."""
+    if value is None or isinstance(value, (str, os.PathLike, Checkpoint)):
+        return value
+    raise TypeError(f"checkpoint must be a registry name or a file path, got {value!r}")
+
+
 #: The keywords of EDIP and EDIP-FE besides the shared ones.
 EDIP_KEYWORDS = (
-    Keyword("checkpoint", None, lambda v: v,
+    Keyword("checkpoint", None, _checkpoint,
             "EDIP / EDIP-FE: pretrained checkpoint, registry NAME or file PATH (default: the best match)",
             str, "NAME"),
     Keyword("mismatch", "random", choice_check("mismatch", MISMATCH_CHOICES),

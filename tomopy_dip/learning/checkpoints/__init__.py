@@ -5,11 +5,12 @@ Each part has its module, and every public name is importable from here:
 File format (:mod:`tomopy_dip.learning.checkpoints.format`)
     One ``.safetensors`` file per checkpoint: the weights of one network and one JSON metadata
     document (network, training geometry, what it serves, noise, training, command), verified
-    on load (:func:`load_checkpoint`, :func:`save_checkpoint`, :func:`read_metadata`).
+    on load (:func:`save_checkpoint`, :func:`read_metadata`; the geometry summary
+    :func:`geometry_summary` and :func:`default_serves`).
 Registry (:mod:`tomopy_dip.learning.checkpoints.registry`)
     :data:`CHECKPOINTS` maps names to :class:`CheckpointEntry` records (the file and what it was
     trained for); :func:`fetch_checkpoint` obtains a registered file (offline mirror, packaged
-    copy, cache, verified download).
+    copy, cache, verified download); :func:`load_checkpoint` loads one by name or file.
 Automatic choice (:mod:`tomopy_dip.learning.checkpoints.matching`)
     :func:`choose_checkpoint` ranks the registered checkpoints by geometry similarity;
     :func:`resolve_checkpoint` says (:class:`CheckpointMatchWarning`) when none suits the data and what EDIP does then.
@@ -21,16 +22,15 @@ from __future__ import annotations
 
 from tomopy_dip.data.registry import RegistryError
 from tomopy_dip.learning.checkpoints.format import (
-    FORMAT, FORMAT_VERSION, METADATA_KEY, Checkpoint, load_checkpoint, read_metadata, save_checkpoint,
-    weights_sha256,
+    FORMAT, FORMAT_VERSION, METADATA_KEY, Checkpoint, default_serves, geometry_summary, read_metadata,
+    save_checkpoint, scan_arc, weights_sha256,
 )
 from tomopy_dip.learning.checkpoints.registry import (
     CHECKPOINTS, RELEASE_URL, CheckpointEntry, checkpoint_info, entry_dict, entry_from_dict, fetch_checkpoint,
-    list_checkpoints, release_url,
+    list_checkpoints, load_checkpoint, release_url,
 )
 from tomopy_dip.learning.checkpoints.matching import (
-    CheckpointMatchWarning, check_compatible, choose_checkpoint, default_serves, geometry_summary,
-    match_geometry, resolve_checkpoint, scan_arc,
+    CheckpointMatchWarning, check_compatible, choose_checkpoint, match_geometry, resolve_checkpoint,
 )
 
 __all__ = [

@@ -35,19 +35,23 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Mapping
 
+import numpy as np
 import torch
 
+from tomopy_dip._version import __version__
 from tomopy_dip.networks import UNetConfig, check_state_fits
+from tomopy_dip.physics.geometry import Geometry
 from tomopy_dip.utils import LRUCache, atomic_write, jsonable
 
-__all__ = ["Checkpoint", "FORMAT", "FORMAT_VERSION", "METADATA_KEY", "save_checkpoint", "load_checkpoint",
-           "read_metadata", "weights_sha256"]
+__all__ = ["Checkpoint", "FORMAT", "FORMAT_VERSION", "METADATA_KEY", "save_checkpoint", "load_file",
+           "read_metadata", "weights_sha256", "scan_arc", "geometry_summary", "default_serves"]
 
 FORMAT = "tomopy_dip.checkpoint"
 FORMAT_VERSION = 1
@@ -66,6 +70,37 @@ def weights_sha256(state: Mapping[str, torch.Tensor]) -> str:
         h.update(repr(tuple(t.shape)).encode())
         h.update(t.numpy().tobytes() if t.dtype != torch.bfloat16 else t.view(torch.int16).numpy().tobytes())
     return h.hexdigest()
+
+
+def scan_arc(theta: np.ndarray) -> float:
+    """Angular span of a scan of evenly spaced angles: ``nproj * step`` (e.g. pi for 180°)."""
+    th = np.asarray(theta, dtype=np.float64).reshape(-1)
+    if th.size < 2:
+        return 0.0
+    span = float(np.ptp(th))
+    return span * th.size / (th.size - 1)
+
+
+def geometry_summary(geometry: Geometry, views: list[int] | None = None) -> dict:
+    """The JSON description of a training geometry stored in checkpoints (``geometry``).
+
+    :meth:`Geometry.describe` plus ``views`` (default: its own number of angles), ``arc`` and
+    ``size`` (``sqrt(num_gridx * num_gridy)``).
+    """
+    d = geometry.describe()
+    d["views"] = sorted(int(v) for v in (views or [geometry.nproj]))
+    d["arc"] = scan_arc(geometry.theta)
+    d["size"] = geometry.size
+    return d
+
+
+def default_serves(summary: Mapping[str, Any]) -> dict:
+    """What a checkpoint serves when its trainer did not say (``serves``): close to what it was
+    trained on (``summary``, see :func:`geometry_summary`)."""
+    views = summary["views"]
+    size = float(summary["size"])
+    return {"views": [int(math.floor(min(views) / 1.34)), int(math.ceil(max(views) * 1.34))],
+            "size": [int(math.floor(size / 1.5)), int(math.ceil(size * 1.5))]}
 
 
 def save_checkpoint(path: str | os.PathLike, state: Mapping[str, torch.Tensor], config: UNetConfig,
@@ -90,9 +125,6 @@ def save_checkpoint(path: str | os.PathLike, state: Mapping[str, torch.Tensor], 
     Path
         The written file.
     """
-    from tomopy_dip import __version__
-    from tomopy_dip.learning.checkpoints.matching import default_serves  # it imports this module
-
     path = Path(path)
     tensors = {k: v.detach().to("cpu", torch.float32).contiguous().clone() for k, v in state.items()}
     check_state_fits(config, tensors)  # the weights must fit the configuration
@@ -246,32 +278,24 @@ def _load_file(path: Path, name: str | None) -> Checkpoint:
     return Checkpoint(path, config, state, meta, name)
 
 
-def load_checkpoint(source: "str | os.PathLike | Checkpoint") -> Checkpoint:
-    """Load a checkpoint by registry name or file path (verified; cached by path and mtime).
+def load_file(path: str | os.PathLike, name: str | None = None) -> Checkpoint:
+    """Load and verify the checkpoint file ``path`` (cached by path, mtime, size and ``name``).
+
+    :func:`tomopy_dip.learning.checkpoints.load_checkpoint` also takes registry names.
+
+    Parameters
+    ----------
+    path : path-like
+        An existing checkpoint file.
+    name : str, optional
+        The registry name it was fetched under (:attr:`Checkpoint.name`).
 
     Raises
     ------
     ValueError
-        Unknown name, missing, corrupt, truncated or tampered file, or weights that do not fit.
-    RegistryError
-        A registered checkpoint that cannot be obtained (no network, bad checksum).
+        Missing, corrupt, truncated or tampered file, or weights that do not fit.
     """
-    from tomopy_dip.learning.checkpoints import registry  # it imports this module
-
-    if isinstance(source, Checkpoint):
-        return source
-    if not isinstance(source, (str, os.PathLike)):
-        raise TypeError(f"checkpoint must be a registry name or a file path, got {source!r}")
-    name = None
-    path = Path(source).expanduser()
-    if isinstance(source, str) and source in registry.CHECKPOINTS and not path.is_file():
-        name = source
-        path = registry.fetch_checkpoint(source)
-    elif not path.is_file():
-        known = ", ".join(registry.CHECKPOINTS) or "none yet"
-        raise ValueError(
-            f"checkpoint {str(source)!r} is neither a file nor a registered name (registered: {known})"
-        )
+    path = Path(path)
     st = path.stat()
     key = (str(path.resolve()), st.st_mtime_ns, st.st_size, name)
     return _CACHE.get(key, lambda: _load_file(path, name))

@@ -1,4 +1,4 @@
-"""Which checkpoint serves which data: geometry summaries, the match score, the automatic choice.
+"""Which checkpoint serves which data: the match score and the automatic choice.
 
 :func:`choose_checkpoint` keeps the registered checkpoints of the data's beam type and ranks them
 by geometry similarity, all in relative terms: number of views against the view counts served,
@@ -7,6 +7,10 @@ field of view relative to the image width. A poor best match (any of these outsi
 checkpoint serves) is returned with the reasons; :func:`resolve_checkpoint` then starts EDIP from
 a random network, fine-tunes the poor match, or refuses (``mismatch``), saying which before
 any fitting (:class:`CheckpointMatchWarning`).
+
+The geometry summaries compared here are the file format's
+(:func:`~tomopy_dip.learning.checkpoints.format.geometry_summary`,
+:func:`~tomopy_dip.learning.checkpoints.format.default_serves`); they are importable from here too.
 """
 
 from __future__ import annotations
@@ -17,10 +21,8 @@ import os
 import warnings
 from typing import Any, Mapping
 
-import numpy as np
-
-from tomopy_dip.learning.checkpoints import registry
-from tomopy_dip.learning.checkpoints.format import Checkpoint, load_checkpoint
+import tomopy_dip.learning.checkpoints.registry as registry
+from tomopy_dip.learning.checkpoints.format import Checkpoint, default_serves, geometry_summary, scan_arc
 from tomopy_dip.physics.geometry import Geometry
 
 __all__ = ["CheckpointMatchWarning", "MISMATCH_CHOICES", "scan_arc", "geometry_summary", "default_serves", "match_geometry",
@@ -31,36 +33,6 @@ log = logging.getLogger(__name__)
 
 class CheckpointMatchWarning(UserWarning):
     """The automatically chosen checkpoint was trained for a rather different geometry."""
-
-
-def scan_arc(theta: np.ndarray) -> float:
-    """Angular span of a scan of evenly spaced angles: ``nproj * step`` (e.g. pi for 180°)."""
-    th = np.asarray(theta, dtype=np.float64).reshape(-1)
-    if th.size < 2:
-        return 0.0
-    span = float(np.ptp(th))
-    return span * th.size / (th.size - 1)
-
-
-def geometry_summary(geometry: Geometry, views: list[int] | None = None) -> dict:
-    """The JSON description of a training geometry stored in checkpoints.
-
-    :meth:`Geometry.describe` plus ``views`` (default: its own number of angles), ``arc`` and
-    ``size`` (``sqrt(num_gridx * num_gridy)``).
-    """
-    d = geometry.describe()
-    d["views"] = sorted(int(v) for v in (views or [geometry.nproj]))
-    d["arc"] = scan_arc(geometry.theta)
-    d["size"] = geometry.size
-    return d
-
-
-def default_serves(summary: Mapping[str, Any]) -> dict:
-    """What a checkpoint serves when its trainer did not say: close to what it was trained on."""
-    views = summary["views"]
-    size = float(summary["size"])
-    return {"views": [int(math.floor(min(views) / 1.34)), int(math.ceil(max(views) * 1.34))],
-            "size": [int(math.floor(size / 1.5)), int(math.ceil(size * 1.5))]}
 
 
 def _ratio(a: float, b: float) -> float:
@@ -185,7 +157,8 @@ def check_compatible(ckpt: Checkpoint, geometry: Geometry, dims: int = 2) -> Non
         )
 
 
-#: What EDIP does when no registered checkpoint suits the data (keyword ``mismatch``).
+#: What EDIP may do when no registered checkpoint suits the data: the values of its keyword
+#: ``mismatch``, whose default is the method's (:data:`tomopy_dip.methods.edip.EDIP_KEYWORDS`).
 MISMATCH_CHOICES = ("random", "use", "error")
 
 
@@ -206,7 +179,10 @@ def resolve_checkpoint(checkpoint: "str | os.PathLike | Checkpoint | None", geom
         or detector outside what it serves): ``"use"`` fine-tunes it anyway, with a
         :class:`CheckpointMatchWarning`; ``"random"`` returns None (the caller starts from a
         random network) with a warning saying so; ``"error"`` raises :class:`ValueError`. A
-        checkpoint given explicitly is always used.
+        checkpoint given explicitly is always used. EDIP passes the value of its keyword
+        ``mismatch`` (whose default is declared on the method,
+        :data:`tomopy_dip.methods.edip.EDIP_KEYWORDS`); a direct call without it returns the
+        closest checkpoint (``"use"``).
 
     Returns
     -------
@@ -222,7 +198,7 @@ def resolve_checkpoint(checkpoint: "str | os.PathLike | Checkpoint | None", geom
     if mismatch not in MISMATCH_CHOICES:
         raise ValueError(f"mismatch must be one of {MISMATCH_CHOICES}, got {mismatch!r}")
     if checkpoint is not None:
-        ckpt = load_checkpoint(checkpoint)
+        ckpt = registry.load_checkpoint(checkpoint)
         check_compatible(ckpt, geometry, dims)
         return ckpt
     try:
@@ -245,7 +221,7 @@ def resolve_checkpoint(checkpoint: "str | os.PathLike | Checkpoint | None", geom
                       f"input (as DIP does) instead of fine-tuning a mismatched one; {advice}",
                       CheckpointMatchWarning, stacklevel=3)
         return None
-    ckpt = load_checkpoint(name)
+    ckpt = registry.load_checkpoint(name)
     if reasons:
         warnings.warn(
             f"tomopy-dip chose checkpoint {name!r}, a poor match for these data: "

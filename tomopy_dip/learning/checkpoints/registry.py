@@ -16,12 +16,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+from tomopy_dip._version import __version__
 from tomopy_dip.data.registry import RemoteFile, fetch, sha256
 from tomopy_dip.learning.checkpoints._registry import ENTRIES as _ENTRIES
-from tomopy_dip.learning.checkpoints.format import load_checkpoint
+from tomopy_dip.learning.checkpoints.format import Checkpoint, load_file
 
 __all__ = ["CheckpointEntry", "CHECKPOINTS", "RELEASE_URL", "release_url", "entry_from_dict", "entry_dict",
-           "fetch_checkpoint", "list_checkpoints", "checkpoint_info"]
+           "fetch_checkpoint", "load_checkpoint", "list_checkpoints", "checkpoint_info"]
 
 #: Release download address of a shipped checkpoint file (the packaged copy is the offline source).
 RELEASE_URL = "https://github.com/tomopy-dip/tomopy-dip/releases/download/v{version}/{file}"
@@ -53,8 +54,6 @@ class CheckpointEntry:
 
 def release_url(file: str) -> str:
     """Download address of a shipped checkpoint file in the release of this version."""
-    from tomopy_dip import __version__
-
     return RELEASE_URL.format(version=__version__, file=file)
 
 
@@ -93,6 +92,38 @@ def fetch_checkpoint(name: str, progress: bool = False) -> Path:
         known = ", ".join(CHECKPOINTS) or "none yet"
         raise ValueError(f"unknown checkpoint {name!r}; registered: {known}")
     return fetch(CHECKPOINTS[name].file, progress=progress)
+
+
+def load_checkpoint(source: "str | os.PathLike | Checkpoint") -> Checkpoint:
+    """Load a checkpoint by registry name or file path (verified; cached by path and mtime).
+
+    A name is looked up in :data:`CHECKPOINTS` unless a file of that name exists; a
+    :class:`~tomopy_dip.learning.checkpoints.format.Checkpoint` is returned as it is.
+
+    Raises
+    ------
+    TypeError
+        ``source`` is neither a name, a path nor a checkpoint.
+    ValueError
+        Unknown name, missing, corrupt, truncated or tampered file, or weights that do not fit.
+    RegistryError
+        A registered checkpoint that cannot be obtained (no network, bad checksum).
+    """
+    if isinstance(source, Checkpoint):
+        return source
+    if not isinstance(source, (str, os.PathLike)):
+        raise TypeError(f"checkpoint must be a registry name or a file path, got {source!r}")
+    name = None
+    path = Path(source).expanduser()
+    if isinstance(source, str) and source in CHECKPOINTS and not path.is_file():
+        name = source
+        path = fetch_checkpoint(source)
+    elif not path.is_file():
+        known = ", ".join(CHECKPOINTS) or "none yet"
+        raise ValueError(
+            f"checkpoint {str(source)!r} is neither a file nor a registered name (registered: {known})"
+        )
+    return load_file(path, name)
 
 
 def list_checkpoints() -> list[dict]:

@@ -28,14 +28,17 @@ Several view counts: ``views=[20, 30, ..., 720]`` trains one network for all of 
 batch drawn with one view count chosen at random (angles evenly spaced over the arc of
 ``theta``), validation cycling through them.
 
-The command line is ``tomopy-dip pretrain`` (:mod:`tomopy_dip.cli.pretrain`).
+The settings of :func:`pretrain` are one schema, :data:`PRETRAIN_KEYWORDS`
+(:mod:`tomopy_dip.learning.pretraining.settings`): defaults, checks, help and the options of the
+command line ``tomopy-dip pretrain`` (:mod:`tomopy_dip.cli.pretrain`).
 """
 
 from __future__ import annotations
 
 from tomopy_dip.learning.pretraining.data import simulate_pairs, view_geometry
-from tomopy_dip.learning.pretraining.run import PHANTOM_DESCRIPTIONS, PRETRAIN_NORM_GROUPS, pretrain
+from tomopy_dip.learning.pretraining.run import PHANTOM_DESCRIPTIONS, pretrain
+from tomopy_dip.learning.pretraining.settings import PRETRAIN_KEYWORDS, PRETRAIN_NORM_GROUPS, Setting
 from tomopy_dip.learning.pretraining.state import state_path
 
 __all__ = ["pretrain", "simulate_pairs", "view_geometry", "state_path", "PRETRAIN_NORM_GROUPS",
-           "PHANTOM_DESCRIPTIONS"]
+           "PHANTOM_DESCRIPTIONS", "PRETRAIN_KEYWORDS", "Setting"]

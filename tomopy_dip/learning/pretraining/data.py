@@ -7,13 +7,13 @@ fitting engine's (:mod:`tomopy_dip.physics.measurement`).
 
 from __future__ import annotations
 
-import math
-from typing import Any, Sequence
+from typing import Sequence
 
 import numpy as np
 import torch
 
 from tomopy_dip.learning.phantoms import ImageFamily, random_phantom, sample_rng
+from tomopy_dip.learning.pretraining.settings import value_range
 from tomopy_dip.physics.fbp import fbp
 from tomopy_dip.physics.geometry import Geometry
 from tomopy_dip.physics.measurement import add_noise, data_scale
@@ -45,22 +45,6 @@ def _phantoms_and_noise(shape: tuple, nsino: tuple, seed: int, indices: Sequence
         ns.append(rng.standard_normal(nsino, dtype=np.float32))
         us.append(rng.random(3))
     return np.stack(xs), np.stack(ns), np.stack(us)
-
-
-def _range(value: Any, name: str) -> tuple[float, float]:
-    """``value``, ``(value,)`` (as a command line's ``nargs="+"`` gives it) or ``(lo, hi)`` as a
-    checked pair ``0 <= lo <= hi``."""
-    try:
-        if np.ndim(value) == 1 and len(value) == 1:
-            value = value[0]
-        lo, hi = (float(value), float(value)) if np.ndim(value) == 0 else (float(value[0]), float(value[1]))
-        if np.ndim(value) == 1 and len(value) != 2:
-            raise ValueError
-    except (TypeError, ValueError, IndexError):
-        raise ValueError(f"{name} must be a number or a pair (lo, hi), got {value!r}") from None
-    if not (0 <= lo <= hi and math.isfinite(hi)):
-        raise ValueError(f"{name} must satisfy 0 <= lo <= hi, got {value!r}")
-    return lo, hi
 
 
 def simulate_pairs(op: RayTransform, seed: int, indices: Sequence[int], stream: str = "train",
@@ -123,10 +107,10 @@ def simulate_pairs(op: RayTransform, seed: int, indices: Sequence[int], stream: 
     if blur is not None:
         from scipy.ndimage import gaussian_filter
 
-        blo, bhi = _range(blur, "blur")
+        blo, bhi = value_range(blur, "blur")
         x = np.stack([gaussian_filter(xi, blo + (bhi - blo) * ui) if bhi > 0 else xi
                       for xi, ui in zip(x, u[:, 2])]).astype(np.float32)
-    lo, hi = _range(noise, "noise")
+    lo, hi = value_range(noise, "noise")
     per = rows[0] if rows else 1  # images per sample
     sigma = torch.from_numpy(lo + (hi - lo) * u[:, 0]).float().to(device).repeat_interleave(per)[:, None, None]
     x = torch.from_numpy(x).to(device)
@@ -138,7 +122,7 @@ def simulate_pairs(op: RayTransform, seed: int, indices: Sequence[int], stream: 
         s = data_scale(rec).reshape(len(indices), per).amax(1)
         y, rec = y.reshape(*x.shape[:-2], *g.shape_sino), rec.reshape(x.shape)
         if level is not None:
-            lo, hi = _range(level, "level")
+            lo, hi = value_range(level, "level")
             peak = x.reshape(len(indices), -1).amax(1)
             want = torch.from_numpy(lo + (hi - lo) * u[:, 1]).float().to(device)
             s = torch.where(peak > 0, peak / want, s)

@@ -1,31 +1,35 @@
-"""The entry point of pretraining: :func:`pretrain` checks its arguments, describes the run
-(network, signature, checkpoint metadata) and runs the trainer."""
+"""The entry point of pretraining: :func:`pretrain` checks its arguments against the settings'
+schema (:mod:`tomopy_dip.learning.pretraining.settings`), describes the run (network, signature,
+checkpoint metadata) and runs the trainer."""
 
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import math
-import os
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
 
 from tomopy_dip.learning.checkpoints import default_serves, geometry_summary
-from tomopy_dip.learning.phantoms import PHANTOM_KINDS, ImageFamily, family_parameters
-from tomopy_dip.learning.pretraining.data import _range, view_geometry
+from tomopy_dip.learning.phantoms import family_parameters
+from tomopy_dip.learning.pretraining.data import view_geometry
+from tomopy_dip.learning.pretraining.settings import (
+    GEOMETRY_KEYWORDS, PRETRAIN_KEYWORDS, PRETRAIN_NORM_GROUPS, REQUIRED, parse_settings,
+)
 from tomopy_dip.learning.pretraining.trainer import _Trainer
 from tomopy_dip.networks import UNetConfig
 from tomopy_dip.options import KEYWORDS, Options
-from tomopy_dip.physics.fbp import FILTERS
-from tomopy_dip.physics.geometry import BEAMS, Geometry
+from tomopy_dip.physics.geometry import Geometry
 
 __all__ = ["pretrain", "PRETRAIN_NORM_GROUPS", "PHANTOM_DESCRIPTIONS"]
 
-_GEOMETRY_KEYWORDS = ("beam", "source_origin", "origin_detector", "detector_spacing", "projector")
+#: The geometry keywords of :func:`pretrain` (:data:`~tomopy_dip.learning.pretraining.settings.GEOMETRY_KEYWORDS`).
+_GEOMETRY_KEYWORDS = GEOMETRY_KEYWORDS
 
 #: What the checkpoint metadata says about each phantom family.
 PHANTOM_DESCRIPTIONS = {
@@ -38,16 +42,8 @@ PHANTOM_DESCRIPTIONS = {
 }
 
 
-#: GroupNorm groups of a pretrained network. The engine's per-channel normalisation suits
-#: fitting one image (DIP) but learns slowly from many: after 300 steps of the shipped parallel
-#: run, validation PSNR 21.7 dB with 4 groups against 17.2 dB per channel (FBP: 19.7 dB).
-#: The trade-off: EDIP fine-tunes the checkpoint's network, and a 4-group network fits one image
-#: worse (TV-DIP from noise on HTC ``ta`` at 128²: 34.5 dB in 1500 iterations against 37.2 dB per
-#: channel). Pass ``norm_groups`` equal to the channel count for per-channel normalisation.
-PRETRAIN_NORM_GROUPS = 4
-
-
-def _network_config(channels, skip_channels, norm_groups, out_activation, shape, dims=2) -> UNetConfig:
+def _network_config(channels: tuple | None, skip_channels: tuple | None, norm_groups: int | None,
+                    out_activation: str | None, shape: tuple, dims: int = 2) -> UNetConfig:
     """The methods' ``dims``-D network for an FBP input on ``shape`` (:meth:`Options.network`),
     with :data:`PRETRAIN_NORM_GROUPS` unless given."""
     base = Options(channels=None if channels is None else tuple(channels),
@@ -58,6 +54,7 @@ def _network_config(channels, skip_channels, norm_groups, out_activation, shape,
 
 
 def _default_command(arguments: dict) -> str:
+    """A Python call equivalent to the run's ``arguments`` (the metadata's ``command``)."""
     th = np.asarray(arguments["theta"])
     args = dict(arguments)
     steps = np.diff(th) if th.size > 1 else np.zeros(0)
@@ -71,20 +68,12 @@ def _default_command(arguments: dict) -> str:
 
 
 def pretrain(theta: Any, ndet: int, center: float | None = None, num_gridx: int | None = None,
-             num_gridy: int | None = None, *, out: str | os.PathLike, num_steps: int = 10000,
-             batch_size: int = 8, lr_max: float = 5e-4, weight_decay: float = 1e-5,
-             val_size: int = 32, val_every: int | None = None, checkpoint_every: int | None = None,
-             seed: int = 0, resume: bool = True, views: Sequence[int] | None = None,
-             noise: float | tuple[float, float] = 0.05, filter_name: str = "hann",
-             phantoms: str | None = None, images: Any = None, level: tuple[float, float] | None = None,
-             blur: float | tuple[float, float] | None = None,
-             channels: Sequence[int] | None = None, skip_channels: Sequence[int] | None = None,
-             norm_groups: int | None = None, out_activation: str | None = None,
-             serves: dict | None = None, device: Any = None, backend: str = "auto",
-             threads: int | None = None, progress: bool = True, command: str | None = None,
-             description: str = "", callback: Callable[[dict], Any] | None = None,
-             dims: int = 2, slab: int | None = None, **beam_keywords: Any) -> Path:
+             num_gridy: int | None = None, **settings: Any) -> Path:
     """Pretrain a U-Net for EDIP on synthetic phantoms in a given geometry; returns the best file.
+
+    The keyword arguments (all but the scan's five) are the settings of
+    :data:`~tomopy_dip.learning.pretraining.settings.PRETRAIN_KEYWORDS`: their defaults, checks
+    and command-line options (``tomopy-dip pretrain``) are declared there once.
 
     Parameters
     ----------
@@ -179,7 +168,7 @@ def pretrain(theta: Any, ndet: int, center: float | None = None, num_gridx: int 
         each row measured in the given 2-D geometry, for EDIP with ``dims=3``.
     slab : int, optional
         ``dims=3``: rows per training slab (default the fitting keyword ``slab``, 16).
-    **beam_keywords
+    **geometry
         ``beam``, ``source_origin``, ``origin_detector``, ``detector_spacing``, ``projector``
         as for the algorithms.
 
@@ -197,55 +186,34 @@ def pretrain(theta: Any, ndet: int, center: float | None = None, num_gridx: int 
     ...                            resume=False, progress=False)  # doctest: +SKIP
     >>> rec = tomopy_dip.reconstruct(sino, theta, method="edip", checkpoint=path)  # doctest: +SKIP
     """
-    unknown = sorted(set(beam_keywords) - set(_GEOMETRY_KEYWORDS))
-    if unknown:
-        raise TypeError(f"pretrain got unexpected keyword argument(s) {', '.join(map(repr, unknown))}; "
-                        f"geometry keywords: {', '.join(_GEOMETRY_KEYWORDS)}")
-    for name, value, lo in (("num_steps", num_steps, 1), ("batch_size", batch_size, 1),
-                            ("val_size", val_size, 1)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < lo:
-            raise ValueError(f"{name} must be an integer >= {lo}, got {value!r}")
-    if not (lr_max > 0 and math.isfinite(lr_max)) or not weight_decay >= 0:
-        raise ValueError("lr_max must be positive and weight_decay non-negative")
-    noise_range = _range(noise, "noise")
-    level_range = None if level is None else _range(level, "level")
-    if level_range is not None and not (level_range[0] > 0 and level_range[1] <= 1):
-        raise ValueError(f"level must be a pair 0 < lo <= hi <= 1 (the network's output range), got {level!r}")
-    blur_range = None if blur is None else _range(blur, "blur")
-    if filter_name not in FILTERS:
-        raise ValueError(f"filter_name must be one of {FILTERS}, got {filter_name!r}")
+    s = parse_settings(settings)
+    phantoms, images, dims, slab = s.phantoms, s.images, s.dims, s.slab
     if phantoms is None:
         phantoms = "ellipses" if images is None else "images"
-    if phantoms not in PHANTOM_KINDS:
-        raise ValueError(f"phantoms must be one of {PHANTOM_KINDS}, got {phantoms!r}")
     if (phantoms == "images") != (images is not None):
         raise ValueError("phantoms='images' needs images= (the images to train on)" if images is None else
                          f"images= trains on those images: leave phantoms out or set it to 'images', "
                          f"got {phantoms!r}")
-    dims = KEYWORDS["dims"].check(dims)
     if dims == 3:
         if phantoms != "ellipses":
             raise ValueError(f"dims=3 pretrains on random ellipsoids: phantoms must be 'ellipses', got {phantoms!r}")
-        slab = KEYWORDS["slab"].check(KEYWORDS["slab"].default if slab is None else slab)
+        slab = KEYWORDS["slab"].default if slab is None else slab
     elif slab is not None:
         raise ValueError("slab is a dims=3 argument (rows per training slab); leave it out for dims=2")
-    if beam_keywords.get("beam") == "cone":
+    if s.geometry.get("beam") == "cone":
         raise ValueError("pretraining for beam='cone' is not implemented: pretrain a dims=3 network for the "
                          "scan's parallel or fan-beam rows, or fit from a random start")
-    if beam_keywords.get("beam", "parallel") not in BEAMS:
-        raise ValueError(f"beam must be one of {BEAMS}, got {beam_keywords.get('beam')!r}")
-    num_steps, batch_size, val_size = int(num_steps), int(batch_size), int(val_size)
-    val_every = int(val_every) if val_every else max(1, math.ceil(num_steps / 20))
-    checkpoint_every = max(1, math.ceil(num_steps / 4)) if checkpoint_every is None else int(checkpoint_every)
+    num_steps, batch_size, val_size, seed = s.num_steps, s.batch_size, s.val_size, s.seed
+    val_every = s.val_every or max(1, math.ceil(num_steps / 20))
+    checkpoint_every = max(1, math.ceil(num_steps / 4)) if s.checkpoint_every is None else s.checkpoint_every
+    noise_range, level_range, blur_range, filter_name = s.noise, s.level, s.blur, s.filter_name
     theta_arr = np.asarray(theta, dtype=np.float64).reshape(-1)
     base = Geometry(theta_arr, ndet, center=center, num_gridx=num_gridx, num_gridy=num_gridy,
-                    **beam_keywords)
-    view_counts = sorted({int(v) for v in views}) if views else [base.nproj]
-    if any(v < 1 for v in view_counts):
-        raise ValueError(f"views must be positive integers, got {views!r}")
-    geoms = [view_geometry(base, v) for v in view_counts] if views else [base]
-    config = _network_config(channels, skip_channels, norm_groups, out_activation, base.shape_image, dims)
-    family = ImageFamily(images) if images is not None else phantoms
+                    **s.geometry)
+    view_counts = s.views or [base.nproj]
+    geoms = [view_geometry(base, v) for v in view_counts] if s.views else [base]
+    config = _network_config(s.channels, s.skip_channels, s.norm_groups, s.out_activation, base.shape_image, dims)
+    family = images if images is not None else phantoms
     if images is not None and family.shape != tuple(base.shape_image):
         raise ValueError(f"images are {family.shape[0]} x {family.shape[1]}, the grid is "
                          f"{base.shape_image[0]} x {base.shape_image[1]} (num_gridx x num_gridy): give "
@@ -253,18 +221,14 @@ def pretrain(theta: Any, ndet: int, center: float | None = None, num_gridx: int 
     parameters = family_parameters(family, dims)
     if dims == 3 and slab > base.num_gridx:
         raise ValueError(f"slab ({slab}) must not exceed the grid's rows num_gridx ({base.num_gridx})")
-    dev = KEYWORDS["device"].check(device)
-    out = Path(out)
-    if out.suffix != ".safetensors":
-        raise ValueError(f"out must be a .safetensors file, got {out}")
     summary = geometry_summary(base, view_counts)
-    serves = serves or default_serves(summary)
+    serves = s.serves or default_serves(summary)
     arguments = {
         "theta": theta_arr.tolist(), "ndet": int(ndet), "center": base.center, "num_gridx": base.num_gridx,
-        "num_gridy": base.num_gridy, **{k: beam_keywords[k] for k in sorted(beam_keywords)},
-        "num_steps": num_steps, "batch_size": batch_size, "lr_max": lr_max, "weight_decay": weight_decay,
+        "num_gridy": base.num_gridy, **{k: s.geometry[k] for k in sorted(s.geometry)},
+        "num_steps": num_steps, "batch_size": batch_size, "lr_max": s.lr_max, "weight_decay": s.weight_decay,
         "val_size": val_size, "val_every": val_every, "checkpoint_every": checkpoint_every,
-        "seed": int(seed), "views": view_counts if views else None,
+        "seed": seed, "views": view_counts if s.views else None,
         "noise": noise_range[0] if noise_range[0] == noise_range[1] else list(noise_range),
         "filter_name": filter_name, "phantoms": phantoms,
         "level": None if level_range is None else list(level_range), "channels": list(config.channels),
@@ -282,18 +246,18 @@ def pretrain(theta: Any, ndet: int, center: float | None = None, num_gridx: int 
     # the family's own parameters (tomopy_dip.learning.phantoms): a run drawn from another version of the
     # distribution must not be continued with this one
     signature["family_parameters"] = hashlib.sha1(json.dumps(parameters, sort_keys=True).encode()).hexdigest()
-    command = command or _default_command(arguments)
+    command = s.command or _default_command(arguments)
 
     old_threads = torch.get_num_threads()
-    if threads:
-        torch.set_num_threads(int(threads))
+    if s.threads:
+        torch.set_num_threads(s.threads)
     try:
         return _Trainer(
-            geoms=geoms, config=config, device=dev, backend=backend, out=out, num_steps=num_steps,
-            batch_size=batch_size, lr_max=lr_max, weight_decay=weight_decay, val_size=val_size,
-            val_every=val_every, checkpoint_every=checkpoint_every, seed=int(seed), noise=noise_range,
+            geoms=geoms, config=config, device=s.device, backend=s.backend, out=s.out, num_steps=num_steps,
+            batch_size=batch_size, lr_max=s.lr_max, weight_decay=s.weight_decay, val_size=val_size,
+            val_every=val_every, checkpoint_every=checkpoint_every, seed=seed, noise=noise_range,
             filter_name=filter_name, phantoms=family, level=level_range, blur=blur_range,
-            slab=slab if dims == 3 else None, resume=resume, progress=progress, callback=callback,
+            slab=slab if dims == 3 else None, resume=s.resume, progress=s.progress, callback=s.callback,
             signature=signature, metadata_base={
                 "geometry": summary, "serves": serves,
                 "noise": {"model": "relative_gaussian", "level": arguments["noise"],
@@ -301,13 +265,27 @@ def pretrain(theta: Any, ndet: int, center: float | None = None, num_gridx: int 
                 "dims": dims,
                 "data": {"phantoms": PHANTOM_DESCRIPTIONS[phantoms] if dims == 2 else PHANTOM_DESCRIPTIONS["ellipsoids"],
                          "family": phantoms, "family_parameters": parameters, "slab": slab if dims == 3 else None,
-                         "dims": dims, "seed": int(seed), "filter_name": filter_name, "input": "fbp",
+                         "dims": dims, "seed": seed, "filter_name": filter_name, "input": "fbp",
                          "level_augmentation": arguments["level"], "blur_pixels": arguments.get("blur"),
                          "scaling": "input FBP(y)/s, target x/s, s = 0.999-quantile of |FBP(y)| per sample"
                                     + (" (the largest of a slab's rows')" if dims == 3 else "")
                                     + " (as tomopy_dip.fitting.engine)"},
-                "command": command, "arguments": arguments, "description": description,
+                "command": command, "arguments": arguments, "description": s.description,
             },
         ).run()
     finally:
         torch.set_num_threads(old_threads)
+
+
+def _signature() -> inspect.Signature:
+    """:func:`pretrain`'s signature as the schema declares it: the scan's five parameters, the
+    settings as keyword-only parameters with their defaults, then ``**geometry``."""
+    P = inspect.Parameter
+    scan = [P("theta", P.POSITIONAL_OR_KEYWORD), P("ndet", P.POSITIONAL_OR_KEYWORD)]
+    scan += [P(k, P.POSITIONAL_OR_KEYWORD, default=None) for k in ("center", "num_gridx", "num_gridy")]
+    keywords = [P(k, P.KEYWORD_ONLY, default=P.empty if s.default is REQUIRED else s.default)
+                for k, s in PRETRAIN_KEYWORDS.items() if k not in GEOMETRY_KEYWORDS]
+    return inspect.Signature([*scan, *keywords, P("geometry", P.VAR_KEYWORD)], return_annotation=Path)
+
+
+pretrain.__signature__ = _signature()  # type: ignore[attr-defined]
