@@ -320,11 +320,11 @@ def test_resolve_warns_on_poor_match_and_checks_compatibility(tiny, monkeypatch,
     monkeypatch.setattr(ck_registry, "fetch_checkpoint", lambda name, progress=False: tiny)
     with warnings.catch_warnings():
         warnings.simplefilter("error", ck.CheckpointMatchWarning)
-        assert ck.resolve_checkpoint(None, _par(24, 24)).name == "t"  # good match: silent
+        assert ck.resolve_checkpoint(None, _par(24, 24), "use").name == "t"  # good match: silent
     with pytest.warns(ck.CheckpointMatchWarning, match="'t'.*the data have 200 views"):
-        ck.resolve_checkpoint(None, _par(200, 24))
+        ck.resolve_checkpoint(None, _par(200, 24), "use")
     with pytest.raises(ValueError, match="parallel-beam data but the data are fanflat-beam"):
-        ck.resolve_checkpoint(tiny, _fan(24, 24, so=100.0, od=50.0))
+        ck.resolve_checkpoint(tiny, _fan(24, 24, so=100.0, od=50.0), "use")
     c = ck.load_checkpoint(tiny)
     two = ck.Checkpoint(c.path, UNetConfig(**TINY, in_channels=2), c.state, c.metadata)
     with pytest.raises(ValueError, match="2 input channels"):

@@ -75,7 +75,7 @@ def pretrain_on_seeds(setting: ScanPretrain, images: np.ndarray, sinograms: np.n
     (resumed when its state is there); returns the file and the noise range used."""
     from tomopy_dip.baselines import operator_for
     from tomopy_dip.learning.pretraining import pretrain
-    from tomopy_dip.learning.pretraining.run import _GEOMETRY_KEYWORDS as PRETRAIN_GEOMETRY
+    from tomopy_dip.learning.pretraining.settings import GEOMETRY_KEYWORDS as PRETRAIN_GEOMETRY
     from tomopy_dip.physics.measurement import relative_misfit
 
     geometry = {k: getattr(options, k) for k in ("num_gridx", "num_gridy", *PRETRAIN_GEOMETRY)

@@ -163,7 +163,7 @@ MISMATCH_CHOICES = ("random", "use", "error")
 
 
 def resolve_checkpoint(checkpoint: "str | os.PathLike | Checkpoint | None", geometry: Geometry,
-                       mismatch: str = "use", dims: int = 2) -> Checkpoint | None:
+                       mismatch: str, dims: int = 2) -> Checkpoint | None:
     """The checkpoint EDIP starts from: the one given, or the best registered one for ``geometry``.
 
     Parameters
@@ -172,17 +172,16 @@ def resolve_checkpoint(checkpoint: "str | os.PathLike | Checkpoint | None", geom
         A registry name or file; None chooses automatically (:func:`choose_checkpoint`).
     geometry : Geometry
         The data's geometry.
-    dims : {2, 3}
-        The network the fit needs: only checkpoints of a ``dims``-D U-Net qualify.
     mismatch : {"use", "random", "error"}
         When the automatic choice does not suit the data (another beam type, views, size, span
         or detector outside what it serves): ``"use"`` fine-tunes it anyway, with a
         :class:`CheckpointMatchWarning`; ``"random"`` returns None (the caller starts from a
         random network) with a warning saying so; ``"error"`` raises :class:`ValueError`. A
-        checkpoint given explicitly is always used. EDIP passes the value of its keyword
-        ``mismatch`` (whose default is declared on the method,
-        :data:`tomopy_dip.methods.edip.EDIP_KEYWORDS`); a direct call without it returns the
-        closest checkpoint (``"use"``).
+        checkpoint given explicitly is always used. No default here: EDIP passes the value of
+        its keyword ``mismatch``, whose one default is declared on the method
+        (:data:`tomopy_dip.methods.edip.EDIP_KEYWORDS`).
+    dims : {2, 3}
+        The network the fit needs: only checkpoints of a ``dims``-D U-Net qualify.
 
     Returns
     -------

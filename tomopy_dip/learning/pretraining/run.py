@@ -29,7 +29,6 @@ from tomopy_dip.physics.geometry import Geometry
 __all__ = ["pretrain", "PRETRAIN_NORM_GROUPS", "PHANTOM_DESCRIPTIONS"]
 
 #: The geometry keywords of :func:`pretrain` (:data:`~tomopy_dip.learning.pretraining.settings.GEOMETRY_KEYWORDS`).
-_GEOMETRY_KEYWORDS = GEOMETRY_KEYWORDS
 
 #: What the checkpoint metadata says about each phantom family.
 PHANTOM_DESCRIPTIONS = {
