@@ -28,8 +28,6 @@ from tomopy_dip.physics.geometry import Geometry
 
 __all__ = ["pretrain", "PRETRAIN_NORM_GROUPS", "PHANTOM_DESCRIPTIONS"]
 
-#: The geometry keywords of :func:`pretrain` (:data:`~tomopy_dip.learning.pretraining.settings.GEOMETRY_KEYWORDS`).
-
 #: What the checkpoint metadata says about each phantom family.
 PHANTOM_DESCRIPTIONS = {
     "ellipses": "random ellipses (tomopy_dip.learning.phantoms, EDIP's distribution)",
