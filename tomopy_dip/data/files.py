@@ -18,7 +18,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from tomopy_dip.data.exchange import DataFileError
-from tomopy_dip.fitting.losses import history_columns
+from tomopy_dip.data.history import history_columns
 from tomopy_dip.utils import atomic_write, jsonable
 
 __all__ = ["write_tiff_stack", "read_tiff_stack", "write_history_csv", "read_history_csv"]
@@ -89,7 +89,7 @@ def write_history_csv(path: str | os.PathLike, history: Mapping[str, np.ndarray]
     pathlib.Path
         The file; columns ``iteration, slice`` and then the history's terms: those a fit records
         first, in its order (``loss, data, tv, ae, seconds``,
-        :func:`~tomopy_dip.fitting.losses.history_columns`), then any others sorted by name.
+        :func:`~tomopy_dip.data.history.history_columns`), then any others sorted by name.
     """
     p = Path(path).expanduser()
     p.parent.mkdir(parents=True, exist_ok=True)

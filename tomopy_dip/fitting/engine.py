@@ -59,8 +59,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from tomopy_dip.data.history import history_columns
 from tomopy_dip.fitting import interrupt
-from tomopy_dip.fitting.losses import history_columns
 from tomopy_dip.fitting.loop import fit_batch
 from tomopy_dip.fitting.memory import check_memory, estimate_memory, memory_fits
 from tomopy_dip.fitting.method import Method, get_method

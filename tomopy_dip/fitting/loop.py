@@ -23,10 +23,10 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from tomopy_dip.data.history import history_columns, history_terms
 from tomopy_dip.fitting import interrupt
 from tomopy_dip.fitting.backtrack import Backtracking
 from tomopy_dip.fitting.hooks import Fit
-from tomopy_dip.fitting.losses import history_columns, history_terms
 from tomopy_dip.fitting.problem import SliceBatch, slice_seed
 from tomopy_dip.fitting.selection import SELECTORS
 from tomopy_dip.fitting.stopping import STOPPERS

@@ -6,44 +6,14 @@ from typing import Any
 
 import torch
 
+from tomopy_dip.data.history import declare_term, history_columns, history_terms
+
 __all__ = ["image_gradient", "total_variation", "volume_gradient", "volume_total_variation", "LossTerm", "DataFidelity", "TotalVariation", "Autoencoding",
            "HISTORY_TERMS", "history_terms", "history_columns"]
 
-#: The history names of the loss terms declared so far, in the order of their declaration.
-_DECLARED: list[str] = []
-
-#: What a history records besides the loss terms: the loss before them, the time after them.
-_LOSS, _SECONDS = "loss", "seconds"
-
-
-def history_terms() -> tuple[str, ...]:
-    """The loss terms every history records (zeros where a method does not use one): the
-    ``name`` of every :class:`LossTerm` subclass that declares one, in the order they were
-    declared; also readable as ``HISTORY_TERMS``.
-
-    Examples
-    --------
-    >>> history_terms()[:3]
-    ('data', 'tv', 'ae')
-    """
-    return tuple(_DECLARED)
-
-
-def history_columns() -> tuple[str, ...]:
-    """The records of an iteration history, in order: ``"loss"``, the loss terms
-    (:func:`history_terms`), ``"seconds"``; the columns of a history file
-    (:func:`tomopy_dip.data.files.write_history_csv`).
-
-    Examples
-    --------
-    >>> history_columns()[:4], history_columns()[-1]
-    (('loss', 'data', 'tv', 'ae'), 'seconds')
-    """
-    return (_LOSS, *_DECLARED, _SECONDS)
-
 
 def __getattr__(name: str) -> Any:
-    if name == "HISTORY_TERMS":  # the declared terms now, a new term included
+    if name == "HISTORY_TERMS":  # the terms declared now, a new one included (history_terms)
         return history_terms()
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
@@ -126,7 +96,8 @@ class LossTerm:
     term.value(fit)`` (shape ``(B,)``, ``fit.x`` the current images at unit scale) to the data
     term. ``name`` is the key of the term in the history; a term of weight 0 records zeros and
     costs nothing. A subclass that sets its own ``name`` declares that record: every history
-    has it from then on (:func:`history_terms`), zeros in the fits of methods without the term.
+    has it from then on (:func:`~tomopy_dip.data.history.history_terms`, also
+    ``HISTORY_TERMS`` here), zeros in the fits of methods without the term.
     """
 
     name = "term"
@@ -135,11 +106,7 @@ class LossTerm:
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if "name" in vars(cls):
-            if cls.name in (_LOSS, _SECONDS) or not isinstance(cls.name, str):
-                raise ValueError(f"{cls.__name__}: a loss term's name must be a string other than "
-                                 f"{_LOSS!r} and {_SECONDS!r}, got {cls.name!r}")
-            if cls.name not in _DECLARED:
-                _DECLARED.append(cls.name)
+            declare_term(cls.name)
 
     def __init__(self, options, batch) -> None:
         self.options, self.batch = options, batch

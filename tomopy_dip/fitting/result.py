@@ -26,7 +26,7 @@ class Reconstruction:
     history : dict of numpy.ndarray
         Per-iteration ``"loss"`` and loss terms (``"data"``, ``"tv"``, ``"ae"``; every declared
         term, zeros where the method has none: see
-        :func:`~tomopy_dip.fitting.losses.history_columns`), shape ``(n_iter, nslices)``;
+        :func:`~tomopy_dip.data.history.history_columns`), shape ``(n_iter, nslices)``;
         ``"seconds"`` since the start of each slice's batch, shape ``(n_iter, nslices)``. Terms
         are at unit data scale.
     iteration : numpy.ndarray
