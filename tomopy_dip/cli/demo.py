@@ -7,6 +7,7 @@ import time
 
 from tomopy_dip.cli.common import (EXIT_OK, PROG, UsageError, _add_common, _add_threads, _algorithms,
                                    _Formatter, _out, _positive_int, _set_threads)
+from tomopy_dip.interfaces.demo import DEFAULTS, QUICK, demo_settings, run_demo
 
 __all__ = ["add_cli"]
 
@@ -21,11 +22,17 @@ def add_cli(sub: "argparse._SubParsersAction") -> argparse.ArgumentParser:
                     "PSNR of each and write demo.png, demo.tiff, history.csv and convergence.png.",
     )
     d.add_argument("-o", "--out", default="tomopy-dip-demo", metavar="DIR", help="output directory [./tomopy-dip-demo]")
-    d.add_argument("--quick", action="store_true", help="small, fast run (64x64, 20 views, 150 iterations)")
-    d.add_argument("--size", type=_positive_int, default=None, metavar="N", help="phantom size N x N [128]")
-    d.add_argument("--views", type=_positive_int, default=None, metavar="V", help="views over 180 degrees [30]")
-    d.add_argument("--noise", type=float, default=None, metavar="F", help="relative noise level [0.02]")
-    d.add_argument("--num-iter", type=int, default=None, metavar="N", help="TV-DIP iterations [1500]")
+    q = QUICK
+    d.add_argument("--quick", action="store_true",
+                   help=f"small, fast run ({q['size']}x{q['size']}, {q['views']} views, {q['num_iter']} iterations)")
+    d.add_argument("--size", type=_positive_int, default=None, metavar="N",
+                   help=f"phantom size N x N [{DEFAULTS['size']}]")
+    d.add_argument("--views", type=_positive_int, default=None, metavar="V",
+                   help=f"views over 180 degrees [{DEFAULTS['views']}]")
+    d.add_argument("--noise", type=float, default=None, metavar="F",
+                   help=f"relative noise level [{DEFAULTS['noise']:g}]")
+    d.add_argument("--num-iter", type=int, default=None, metavar="N",
+                   help=f"TV-DIP iterations [{DEFAULTS['num_iter']}]")
     d.add_argument("--algorithm", choices=_algorithms(), default="tv_dip", metavar="ALGORITHM",
                    help="method compared with FBP [tv_dip]")
     d.add_argument("--seed", type=int, default=0, help="seed of the noise and the network [0]")
@@ -36,19 +43,12 @@ def add_cli(sub: "argparse._SubParsersAction") -> argparse.ArgumentParser:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from tomopy_dip.interfaces.demo import DEFAULTS, QUICK, run_demo
-
     _set_threads(args.threads, args.quiet)
-    base = QUICK if args.quick else DEFAULTS
-    size, views = args.size or base["size"], args.views or base["views"]
-    noise = base["noise"] if args.noise is None else args.noise
-    n_iter = base["num_iter"] if args.num_iter is None else args.num_iter
-    if n_iter < 0:
-        raise UsageError("--num-iter must be >= 0")
-    if noise < 0:
-        raise UsageError("--noise must be >= 0")
-    if size < 16:
-        raise UsageError("--size must be at least 16")
+    try:  # the library's defaults and checks
+        settings = demo_settings(args.size, args.views, args.noise, args.num_iter, args.quick)
+    except ValueError as exc:
+        raise UsageError(f"--{str(exc).replace('num_iter', 'num-iter')}") from None
+    size, views, noise, n_iter = (settings[k] for k in ("size", "views", "noise", "num_iter"))
     _out(f"{PROG} demo: simulated parallel-beam scan of a {size}x{size} Shepp-Logan phantom, {views} views "
          f"over 180 deg, {100 * noise:g}% noise (built-in data, no network)", args.quiet)
     _out(f"Reconstructing with FBP and {args.algorithm} ({n_iter} iterations)...", args.quiet)

@@ -48,6 +48,23 @@ def group(exchange_rank: int) -> str:
     return "exchange" if not exchange_rank else f"exchange{int(exchange_rank)}"
 
 
+def _as_slice(s: Any, name: str) -> slice:
+    """dxchange's slice spec (None, int, (start, end[, step]) or slice) as a slice."""
+    if s is None:
+        return slice(None)
+    if isinstance(s, slice):
+        return s
+    if isinstance(s, (int, np.integer)) and not isinstance(s, bool):
+        return slice(None, int(s))  # dxchange: an int n means [:n]
+    try:
+        parts = tuple(None if v is None else int(v) for v in s)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be None, an int, a slice or (start, end[, step]), got {s!r}") from None
+    if not 1 <= len(parts) <= 3:
+        raise TypeError(f"{name} must be (start, end[, step]), got {s!r}")
+    return slice(*parts)
+
+
 def dtype_text(dtype: np.dtype) -> str:
     """A dataset's dtype in words: ``float32``, ``string (utf-8, variable length)``, ..."""
     import h5py

@@ -18,6 +18,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from tomopy_dip.data.exchange import DataFileError
+from tomopy_dip.data.history import history_columns
 from tomopy_dip.utils import atomic_write, jsonable
 
 __all__ = ["write_tiff_stack", "read_tiff_stack", "write_history_csv", "read_history_csv"]
@@ -69,9 +70,6 @@ def read_tiff_stack(path: str | os.PathLike) -> np.ndarray:
     return arr[None] if arr.ndim == 2 else arr
 
 
-_HISTORY_TERMS = ("loss", "data", "tv", "ae", "seconds")
-
-
 def write_history_csv(path: str | os.PathLike, history: Mapping[str, np.ndarray],
                       slices: Sequence[int] | None = None) -> Path:
     """Write a per-iteration history as CSV, one row per iteration and slice.
@@ -89,12 +87,14 @@ def write_history_csv(path: str | os.PathLike, history: Mapping[str, np.ndarray]
     Returns
     -------
     pathlib.Path
-        The file; columns ``iteration, slice`` and then the history's terms (``loss, data,
-        tv, ae, seconds`` first).
+        The file; columns ``iteration, slice`` and then the history's terms: those a fit records
+        first, in its order (``loss, data, tv, ae, seconds``,
+        :func:`~tomopy_dip.data.history.history_columns`), then any others sorted by name.
     """
     p = Path(path).expanduser()
     p.parent.mkdir(parents=True, exist_ok=True)
-    keys = [k for k in _HISTORY_TERMS if k in history] + sorted(k for k in history if k not in _HISTORY_TERMS)
+    known = history_columns()
+    keys = [k for k in known if k in history] + sorted(k for k in history if k not in known)
     cols = {k: np.asarray(history[k], dtype=np.float64) for k in keys}
     cols = {k: (v[:, None] if v.ndim == 1 else v) for k, v in cols.items()}
     n_iter, nsl = next(iter(cols.values())).shape if cols else (0, 0)

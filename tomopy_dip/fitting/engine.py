@@ -7,8 +7,9 @@ returns the images in the input's units plus the per-iteration history. The Tomo
 How a batch of slices is fitted
 -------------------------------
 The pieces live beside this module: the data of a batch (:mod:`.problem`), the loss terms
-(:mod:`.losses`), the method hooks (:mod:`.hooks`), the selection rules (:mod:`.selection`)
-and the loop (:mod:`.loop`).
+(:mod:`.losses`), the method hooks (:mod:`.hooks`), the selection rules (:mod:`.selection`),
+the loop (:mod:`.loop`), the slabs of ``dims=3`` (:mod:`.slabs`) and the result
+(:mod:`.result`).
 
 1. Each slice gets a :class:`~tomopy_dip.physics.geometry.Geometry`; slices sharing one share a
    :class:`~tomopy_dip.physics.projector.RayTransform`.
@@ -53,18 +54,19 @@ from __future__ import annotations
 import logging
 import threading
 import warnings
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import torch
 
+from tomopy_dip.data.history import history_columns
 from tomopy_dip.fitting import interrupt
-from tomopy_dip.fitting.losses import HISTORY_TERMS
 from tomopy_dip.fitting.loop import fit_batch
 from tomopy_dip.fitting.memory import check_memory, estimate_memory, memory_fits
+from tomopy_dip.fitting.method import Method, get_method
 from tomopy_dip.fitting.problem import check_sinograms, slice_centers, slice_geometries
-from tomopy_dip.methods.base import Method
+from tomopy_dip.fitting.result import Reconstruction, check_divergence, warn_stopped
+from tomopy_dip.fitting.slabs import blend_weights, slabs
 from tomopy_dip.options import with_changes
 from tomopy_dip.utils import cpu_bfloat16_units
 
@@ -75,69 +77,6 @@ log = logging.getLogger(__name__)
 #: Serialises fitting across threads: concurrent calls (e.g. TomoPy's thread pool) share the
 #: machine's cores instead of multiplying torch's threads by the number of callers.
 COMPUTE_LOCK = threading.RLock()
-
-@dataclass
-class Reconstruction:
-    """Result of :func:`reconstruct`.
-
-    Attributes
-    ----------
-    images : numpy.ndarray
-        ``(nslices, num_gridx, num_gridy)`` float32, in the input's units (2-D for 2-D input).
-    history : dict of numpy.ndarray
-        Per-iteration ``"loss"``, ``"data"``, ``"tv"`` and ``"ae"`` terms, shape ``(n_iter,
-        nslices)``; ``"seconds"`` since the start of each slice's batch, shape ``(n_iter,
-        nslices)``. Terms are at unit data scale.
-    iteration : numpy.ndarray
-        For each slice, the iteration whose image was returned (``select="average"``: the last
-        iterate taken into the average); -1 for slices that were never
-        fitted because Ctrl-C stopped the call (their images are zeros).
-    scale : numpy.ndarray
-        The data scale ``s`` of each slice.
-    interrupted : bool
-        True when Ctrl-C (a stop request, :mod:`~tomopy_dip.fitting.interrupt`) ended the call
-        early: a slice was interrupted or not started.
-    iterations_run : numpy.ndarray
-        Iterations each slice ran (0 for a slice that was not fitted).
-    stop_reason : list of str
-        Why each slice's fit ended: ``"converged"`` (the stopping rule, ``stop``),
-        ``"num_iter"`` (the cap), ``"diverged"``, ``"interrupted"`` or ``"not_run"``
-        (:data:`~tomopy_dip.fitting.stopping.STOP_REASONS`).
-    output_range : numpy.ndarray
-        ``(nslices, 2)``: the range a bounded (sigmoid) network output was mapped onto, in the
-        input's units: ``(0, s)`` for a non-negative object, ``(-s, 0)`` for a negative one,
-        ``(-s, s)`` for both signs (:func:`~tomopy_dip.fitting.problem.output_range`).
-    networks : list of FittedNetwork
-        With ``keep_network=True``: each slice's network as its fit left it (None for a slice
-        not fitted), to start a neighbouring slice from (``init_network``); else empty.
-    """
-
-    images: np.ndarray
-    history: dict[str, np.ndarray]
-    iteration: np.ndarray
-    scale: np.ndarray
-    interrupted: bool = False
-    geometries: list = field(default_factory=list, repr=False)
-    iterations_run: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
-    stop_reason: list = field(default_factory=list)
-    output_range: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), np.float32))
-    networks: list = field(default_factory=list, repr=False)
-
-    def stop_summary(self) -> str:
-        """Why the fits ended, in words, e.g. ``"2 converged at 650-820 iterations, 1 reached
-        num_iter (2000)"``."""
-        parts = []
-        for reason in ("converged", "num_iter", "diverged", "interrupted", "not_run"):
-            its = [int(n) for n, r in zip(self.iterations_run, self.stop_reason) if r == reason]
-            if its:
-                span = f"{min(its)}" if min(its) == max(its) else f"{min(its)}-{max(its)}"
-                words = {"converged": f"converged after {span} iterations",
-                         "num_iter": f"reached num_iter ({span})",
-                         "interrupted": f"interrupted after {span} iterations",
-                         "diverged": f"diverged after {span} iterations",
-                         "not_run": "not fitted"}[reason]
-                parts.append(f"{len(its)} {words}")
-        return ", ".join(parts)
 
 
 def run(method: Method, tomo: Any, theta: Any, center: Any = None, *, slice_offset: int | None = None,
@@ -235,7 +174,7 @@ def _run(method: Method, tomo: Any, theta: Any, center: Any, slice_offset: int |
     weight = np.zeros(nslices)
     owner_weight = np.zeros(nslices)
     n_done = max((len(p["history"]["loss"]) for _, p in parts), default=0)
-    keys = parts[0][1]["history"] if parts else ("loss", *HISTORY_TERMS, "seconds")
+    keys = parts[0][1]["history"] if parts else history_columns()
     history = {k: np.full((n_done, nslices), np.nan, np.float32) for k in keys}
     iteration = np.full(nslices, -1)
     scale = np.ones(nslices, np.float32)
@@ -260,9 +199,9 @@ def _run(method: Method, tomo: Any, theta: Any, center: Any, slice_offset: int |
             reasons[i] = part["stop_reason"]
     fitted = weight > 0
     images[fitted] /= weight[fitted, None, None].astype(np.float32)
-    _check_divergence(method, options, reasons, runs)
+    check_divergence(method, options, reasons, runs)
     if stopped:
-        _warn_stopped(method, reasons, runs, slice_offset)
+        warn_stopped(method, reasons, runs, slice_offset)
     if two_d:
         images = images[0]
     networks = [None] * nslices
@@ -271,92 +210,6 @@ def _run(method: Method, tomo: Any, theta: Any, center: Any, slice_offset: int |
             networks[i] = part["network"]
     return Reconstruction(images, history, iteration, scale, stopped, geoms, runs, reasons, ranges,
                           networks if options.keep_network else [])
-
-
-def slabs(n: int, size: int, overlap: int) -> list[list[int]]:
-    """The slabs of ``dims=3``: ``n`` rows in runs of ``size`` rows, neighbours sharing
-    ``overlap`` rows, the last one ending at the last row. They depend on ``n`` and the two
-    keywords only.
-
-    Examples
-    --------
-    >>> [(s[0], s[-1]) for s in slabs(40, 16, 4)]
-    [(0, 15), (12, 27), (24, 39)]
-    >>> [(s[0], s[-1]) for s in slabs(20, 16, 4)], slabs(3, 16, 4)
-    ([(0, 15), (4, 19)], [[0, 1, 2]])
-    """
-    if n <= size:
-        return [list(range(n))]
-    step = size - overlap
-    starts = list(range(0, n - size, step)) + [n - size]
-    return [list(range(a, a + size)) for a in starts]
-
-
-def blend_weights(idx: list[int], n: int, overlap: int) -> np.ndarray:
-    """Weights of a slab's rows ``idx`` (of ``n``) where slabs overlap: a linear ramp over the
-    ``overlap`` rows at each inner edge, 1 elsewhere; overlapping ramps sum to about 1.
-
-    Examples
-    --------
-    >>> blend_weights(list(range(12, 28)), 40, 4)[:5].round(2).tolist()
-    [0.2, 0.4, 0.6, 0.8, 1.0]
-    """
-    j = np.arange(len(idx), dtype=np.float64)
-    w = np.ones(len(idx))
-    if overlap > 0 and idx[0] > 0:
-        w = np.minimum(w, (j + 1) / (overlap + 1))
-    if overlap > 0 and idx[-1] < n - 1:
-        w = np.minimum(w, (len(idx) - j) / (overlap + 1))
-    return w
-
-
-def _slices_text(ids: list[int]) -> str:
-    """``[0, 1, 2, 5]`` -> ``"slices 0-2, 5"``; ``[3]`` -> ``"slice 3"``."""
-    out, start = [], None
-    for j, i in enumerate(ids):
-        if start is None:
-            start = i
-        if j == len(ids) - 1 or ids[j + 1] != i + 1:
-            out.append(f"{start}" if start == i else f"{start}-{i}")
-            start = None
-    return ("slice " if len(ids) == 1 else "slices ") + ", ".join(out)
-
-
-def _warn_stopped(method: Method, reasons: list, runs: np.ndarray, slice_offset: int | None) -> None:
-    """The warning after a stop request (Ctrl-C): which slices were interrupted, which not run."""
-    off = 0 if slice_offset is None else int(slice_offset)
-    where = "" if slice_offset is not None else f" (of {len(reasons)} in this call)"
-    parts = []
-    cut = [i for i, r in enumerate(reasons) if r == "interrupted"]
-    if cut:
-        its = sorted({int(runs[i]) for i in cut})
-        span = f"{its[0]}" if len(its) == 1 else f"{its[0]}-{its[-1]}"
-        parts.append(f"{_slices_text([off + i for i in cut])}{where} interrupted after {span} iteration(s) "
-                     "(the selected image so far is returned)")
-    skipped = [i for i, r in enumerate(reasons) if r == "not_run"]
-    if skipped:
-        parts.append(f"{_slices_text([off + i for i in skipped])}{where} not run")
-    done = len(reasons) - len(cut) - len(skipped)
-    if done:
-        parts.append(f"{done} finished")
-    warnings.warn(f"{method.name}: stopped by Ctrl-C: {'; '.join(parts)} "
-                  "(Reconstruction.stop_reason has each slice's status)", RuntimeWarning, stacklevel=5)
-
-
-def _check_divergence(method: Method, options: Any, reasons: list, runs: np.ndarray) -> None:
-    """A fit whose loss became NaN or inf: an error when no slice succeeded, else a warning
-    naming the slices (their images are those before the divergence)."""
-    bad = [i for i, r in enumerate(reasons) if r == "diverged"]
-    if not bad:
-        return
-    at = ", ".join(f"{i} (iteration {runs[i] - 1})" for i in bad[:8]) + (", ..." if len(bad) > 8 else "")
-    cause = (f"the learning rate lr={options.lr:g} may be too large for these data"
-             + (" or the checkpoint may be corrupt" if method.load_network is not None else ""))
-    msg = f"{method.name}: the loss became NaN or infinite in slice(s) {at}; {cause}"
-    if len(bad) == len(reasons):
-        raise FloatingPointError(msg)
-    warnings.warn(msg + "; those slices hold the image before it (Reconstruction.stop_reason says "
-                  "'diverged')", RuntimeWarning, stacklevel=4)
 
 
 def reconstruct(tomo: Any, theta: Any, center: Any = None, method: str = "tv_dip",
@@ -472,7 +325,5 @@ def reconstruct(tomo: Any, theta: Any, center: Any = None, method: str = "tv_dip
     >>> res.images.shape, res.history["loss"].shape
     ((32, 32), (5, 1))
     """
-    from tomopy_dip.methods import get_method
-
     interrupt.new_call()
     return run(get_method(method), tomo, theta, center, slice_offset=0, **kwargs)

@@ -23,10 +23,10 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from tomopy_dip.data.history import history_columns, history_terms
 from tomopy_dip.fitting import interrupt
 from tomopy_dip.fitting.backtrack import Backtracking
 from tomopy_dip.fitting.hooks import Fit
-from tomopy_dip.fitting.losses import HISTORY_TERMS
 from tomopy_dip.fitting.problem import SliceBatch, slice_seed
 from tomopy_dip.fitting.selection import SELECTORS
 from tomopy_dip.fitting.stopping import STOPPERS
@@ -118,7 +118,8 @@ def fit_batch(method: Any, options: Any, sino: np.ndarray, geoms: Sequence[Any],
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda j: min(1.0, (j + 1) / warm)) if warm > 1 else None
     guard = Backtracking(options, fit.params, opt, sched, fit=fit)
     n_iter, B = options.num_iter, batch.B
-    hist = _History(("loss", *HISTORY_TERMS, "seconds"), B)
+    hist = _History(history_columns(), B)
+    recorded = history_terms()
     scale = batch.scale[:, None, None]
     t0, interrupted, n_done, reason = time.perf_counter(), False, 0, "num_iter"
     bar = tqdm(total=n_iter, disable=not options.progress, leave=False, dynamic_ncols=True,
@@ -150,7 +151,7 @@ def fit_batch(method: Any, options: Any, sino: np.ndarray, geoms: Sequence[Any],
             if not np.isfinite(hist["loss"][k]).all():
                 n_done, reason = k + 1, "diverged"
                 break
-            for key in HISTORY_TERMS:
+            for key in recorded:
                 hist[key][k] = values[key].detach().cpu().numpy() if key in values else 0.0
             with torch.no_grad():
                 selector.update(k, fit.x.detach(), lv, hist)

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 
-__all__ = ["image_gradient", "total_variation", "volume_gradient", "volume_total_variation", "LossTerm", "DataFidelity", "TotalVariation", "Autoencoding",
-           "HISTORY_TERMS"]
+from tomopy_dip.data.history import declare_term, history_columns, history_terms
 
-#: The loss terms every history records (zeros where a method does not use one).
-HISTORY_TERMS = ("data", "tv", "ae")
+__all__ = ["image_gradient", "total_variation", "volume_gradient", "volume_total_variation", "LossTerm", "DataFidelity", "TotalVariation", "Autoencoding",
+           "HISTORY_TERMS", "history_terms", "history_columns"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "HISTORY_TERMS":  # the terms declared now, a new one included (history_terms)
+        return history_terms()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def image_gradient(x: torch.Tensor) -> torch.Tensor:
@@ -88,11 +95,18 @@ class LossTerm:
     data term first; the loop builds each with ``Term(options, batch)`` and adds ``weight *
     term.value(fit)`` (shape ``(B,)``, ``fit.x`` the current images at unit scale) to the data
     term. ``name`` is the key of the term in the history; a term of weight 0 records zeros and
-    costs nothing.
+    costs nothing. A subclass that sets its own ``name`` declares that record: every history
+    has it from then on (:func:`~tomopy_dip.data.history.history_terms`, also
+    ``HISTORY_TERMS`` here), zeros in the fits of methods without the term.
     """
 
     name = "term"
     weight = 1.0
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "name" in vars(cls):
+            declare_term(cls.name)
 
     def __init__(self, options, batch) -> None:
         self.options, self.batch = options, batch

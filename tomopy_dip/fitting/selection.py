@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from tomopy_dip.fitting.stopping import MovingVariance
+from tomopy_dip.options import declare_rules
 
 __all__ = ["Selector", "MinLoss", "Last", "Average", "MinVariance", "SELECTORS", "average_weight",
            "AVERAGE_DECAY", "AVERAGE_GATE"]
@@ -162,6 +163,7 @@ class MinVariance(Selector):
             self.iteration[improved.cpu().numpy()] = k
 
 
-#: The rules of the ``select`` keyword, by name.
+#: The rules of the ``select`` keyword, by name: its values (:func:`tomopy_dip.options.declare_rules`).
 SELECTORS: dict[str, type[Selector]] = {"min_loss": MinLoss, "last": Last, "average": Average,
                                         "variance": MinVariance}
+declare_rules("select", SELECTORS)

@@ -49,10 +49,14 @@ fits the noise. It stops by ``"variance"`` and returns the window of least varia
 from __future__ import annotations
 
 import collections
+from typing import Iterable
 
 import torch
 
-__all__ = ["Stopper", "LossPlateau", "MovingVariance", "WindowedVariance", "STOPPERS", "STOP_REASONS"]
+from tomopy_dip.options import declare_rules
+
+__all__ = ["Stopper", "LossPlateau", "MovingVariance", "WindowedVariance", "STOPPERS", "STOP_REASONS",
+           "describe_stops"]
 
 #: Why a fit ended, as recorded in ``Reconstruction.stop_reason``.
 STOP_REASONS = {
@@ -62,6 +66,53 @@ STOP_REASONS = {
     "diverged": "the loss became NaN or infinite (the image before it is returned)",
     "not_run": "not fitted (an earlier slice was interrupted)",
 }
+
+#: How :func:`describe_stops` words each reason, in the order it lists them; ``{}`` is the
+#: iterations run (one number or a range).
+STOP_WORDS = {
+    "converged": "converged after {} iterations",
+    "num_iter": "reached num_iter ({})",
+    "diverged": "diverged after {} iterations",
+    "interrupted": "interrupted after {} iterations",
+    "not_run": "not fitted",
+}
+
+
+def describe_stops(stops: Iterable[tuple[str, int]], not_run: str = STOP_WORDS["not_run"]) -> str:
+    """Why a set of fits ended, in words: how many ended for each reason and after how many
+    iterations.
+
+    Parameters
+    ----------
+    stops : iterable of (str, int)
+        Each fit's stop reason (:data:`STOP_REASONS`) and the iterations it ran. Reasons
+        outside :data:`STOP_WORDS` are left out.
+    not_run : str
+        The words for ``"not_run"`` (e.g. ``"not reconstructed"`` for the rows of a file).
+
+    Returns
+    -------
+    str
+        The reasons in the order of :data:`STOP_WORDS`, comma-separated; ``""`` for no fits.
+
+    Examples
+    --------
+    >>> describe_stops([("converged", 820), ("num_iter", 3000), ("converged", 650)])
+    '2 converged after 650-820 iterations, 1 reached num_iter (3000)'
+    >>> describe_stops([("interrupted", 12), ("not_run", 0)], not_run="not reconstructed")
+    '1 interrupted after 12 iterations, 1 not reconstructed'
+    """
+    groups: dict[str, list[int]] = {}
+    for reason, iterations in stops:
+        groups.setdefault(reason, []).append(int(iterations))
+    words = {**STOP_WORDS, "not_run": not_run}
+    parts = []
+    for reason, text in words.items():
+        its = groups.get(reason)
+        if its:
+            span = f"{min(its)}" if min(its) == max(its) else f"{min(its)}-{max(its)}"
+            parts.append(f"{len(its)} " + text.format(span))
+    return ", ".join(parts)
 
 
 class Stopper:
@@ -166,5 +217,6 @@ class WindowedVariance(Stopper):
         return k - self.best_k >= self.patience
 
 
-#: The rules of the ``stop`` keyword, by name.
+#: The rules of the ``stop`` keyword, by name: its values (:func:`tomopy_dip.options.declare_rules`).
 STOPPERS: dict[str, type[Stopper]] = {"plateau": LossPlateau, "variance": WindowedVariance, "none": Stopper}
+declare_rules("stop", STOPPERS)

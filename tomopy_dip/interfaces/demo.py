@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["DemoResult", "run_demo", "DEFAULTS", "QUICK"]
+__all__ = ["DemoResult", "run_demo", "demo_settings", "DEFAULTS", "QUICK"]
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +30,43 @@ log = logging.getLogger(__name__)
 DEFAULTS = {"size": 128, "views": 30, "noise": 0.02, "num_iter": 1500}
 #: ``--quick``: a run of a few seconds that still shows TV-DIP beating FBP.
 QUICK = {"size": 64, "views": 20, "noise": 0.02, "num_iter": 150}
+
+
+def demo_settings(size: int | None = None, views: int | None = None, noise: float | None = None,
+                  num_iter: int | None = None, quick: bool = False) -> dict[str, Any]:
+    """The demo's settings: those given, the defaults (:data:`DEFAULTS`, or :data:`QUICK` with
+    ``quick``) for the others, checked.
+
+    Returns
+    -------
+    dict
+        ``size``, ``views``, ``noise`` and ``num_iter``.
+
+    Raises
+    ------
+    ValueError
+        A size under 16, fewer than 2 views, negative noise or a negative ``num_iter``.
+
+    Examples
+    --------
+    >>> demo_settings(quick=True, views=8)
+    {'size': 64, 'views': 8, 'noise': 0.02, 'num_iter': 150}
+    """
+    from tomopy_dip.options import KEYWORDS
+
+    base = QUICK if quick else DEFAULTS
+    size = int(size or base["size"])
+    views = int(views or base["views"])
+    noise = float(base["noise"] if noise is None else noise)
+    num_iter = int(base["num_iter"] if num_iter is None else num_iter)
+    if size < 16:
+        raise ValueError(f"size must be at least 16, got {size}")
+    if views < 2:
+        raise ValueError(f"views must be at least 2, got {views}")
+    if noise < 0:
+        raise ValueError(f"noise must be >= 0, got {noise}")
+    KEYWORDS["num_iter"].check(num_iter)  # the fit's own check, before the scan is simulated
+    return {"size": size, "views": views, "noise": noise, "num_iter": num_iter}
 
 
 @dataclass
@@ -104,17 +141,8 @@ def run_demo(out: str | os.PathLike = "tomopy-dip-demo", size: int | None = None
     from tomopy_dip.physics.measurement import simulate
     from tomopy_dip.interfaces.plotting import plot_comparison, plot_convergence
 
-    base = QUICK if quick else DEFAULTS
-    size = int(size or base["size"])
-    views = int(views or base["views"])
-    noise = float(base["noise"] if noise is None else noise)
-    num_iter = int(base["num_iter"] if num_iter is None else num_iter)
-    if size < 16:
-        raise ValueError(f"size must be at least 16, got {size}")
-    if views < 2:
-        raise ValueError(f"views must be at least 2, got {views}")
-    if noise < 0:
-        raise ValueError(f"noise must be >= 0, got {noise}")
+    settings = demo_settings(size, views, noise, num_iter, quick)
+    size, views, noise, num_iter = (settings[k] for k in ("size", "views", "noise", "num_iter"))
     outdir = Path(out).expanduser()
     outdir.mkdir(parents=True, exist_ok=True)
 

@@ -1,195 +1,20 @@
-"""The keywords of the reconstruction methods: one schema with defaults, checks and help.
-
-:data:`KEYWORDS` is the single source of every keyword that all methods share: its default,
-its validation, its one-line help and how the command line reads it. A method's own keywords
-(e.g. aSeqDIP's ``inner_steps``) are :class:`Keyword` records declared on the method
-(:attr:`tomopy_dip.methods.Method.keywords`), and a method's different defaults live only on the
-method (:attr:`~tomopy_dip.methods.Method.defaults`). The :class:`Options` record, the command
-line's flags and the keyword tables of the documentation are generated from, or checked
-against, these records.
-
-Every public entry point funnels its keywords through :func:`parse_options`, which rejects
-unknown names and bad values with a :class:`TypeError` or :class:`ValueError` that names the
-argument, before any long work starts.
-"""
+"""The schema of the keywords: :class:`Keyword` records, the shared :data:`KEYWORDS`, the
+:class:`Options` of a call and :func:`parse_options` (see :mod:`tomopy_dip.options`)."""
 
 from __future__ import annotations
 
-import math
-import os
-import re
 from dataclasses import dataclass, field, fields, make_dataclass, replace
-from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
-import numpy as np
-import torch
-
 from tomopy_dip.networks import DEFAULT_WIDTH, UNetConfig, default_channels, default_skip_channels
+from tomopy_dip.options.checks import (MAX_LR, _backtrack, _callback, _device, _dims, _init_network, _int_list_text,
+                                       _int_tuple, _memory, _optional, _seed, _select, _stop, _vectors, bool_check,
+                                       choice_check, float_check, int_check)
 from tomopy_dip.physics.fbp import FILTERS
-from tomopy_dip.physics.geometry import BEAMS, PROJECTORS, check_vectors
+from tomopy_dip.physics.geometry import BEAMS, PROJECTORS
 from tomopy_dip.physics.projector import BACKENDS
 
-__all__ = ["Keyword", "KEYWORDS", "Options", "parse_options", "with_changes", "SHARED_KEYWORDS",
-           "int_check", "float_check", "choice_check", "bool_check"]
-
-
-# ---------------------------------------------------------------------------- value checks
-def int_check(name: str, lo: int = 1) -> Callable[[Any], int]:
-    """Check of an integer keyword ``>= lo`` (NumPy integers accepted, bools refused)."""
-    def check(v: Any) -> int:
-        if isinstance(v, bool) or not isinstance(v, int):
-            if hasattr(v, "__index__") and not isinstance(v, bool):
-                v = v.__index__()
-            else:
-                raise TypeError(f"{name} must be an integer >= {lo}, got {v!r}")
-        if v < lo:
-            raise ValueError(f"{name} must be an integer >= {lo}, got {v!r}")
-        return int(v)
-    return check
-
-
-#: Largest learning rate accepted: far beyond any use (Adam's steps are about ``lr`` in every
-#: weight), within float32's range (the optimiser keeps it in float32).
-MAX_LR = 1e30
-
-
-def float_check(name: str, lo: float = 0.0, strict: bool = False,
-                hi: float | None = None) -> Callable[[Any], float]:
-    """Check of a finite number ``>= lo`` (``> lo`` when ``strict``) and ``<= hi`` when given."""
-    def check(v: Any) -> float:
-        if isinstance(v, bool):
-            raise TypeError(f"{name} must be a number, got {v!r}")
-        try:
-            f = float(v)
-        except (TypeError, ValueError):
-            raise TypeError(f"{name} must be a number, got {v!r}") from None
-        if not math.isfinite(f) or f < lo or (strict and f == lo):
-            rel = ">" if strict else ">="
-            raise ValueError(f"{name} must be a finite number {rel} {lo}, got {v!r}")
-        if hi is not None and f > hi:
-            raise ValueError(f"{name} must be at most {hi:g}, got {v!r}")
-        return f
-    return check
-
-
-def choice_check(name: str, allowed: tuple) -> Callable[[Any], Any]:
-    """Check of a keyword taking one of ``allowed``."""
-    def check(v: Any) -> Any:
-        if v not in allowed:
-            raise ValueError(f"{name} must be one of {allowed}, got {v!r}")
-        return v
-    return check
-
-
-def bool_check(name: str) -> Callable[[Any], bool]:
-    """Check of a True/False keyword."""
-    def check(v: Any) -> bool:
-        if not isinstance(v, bool):
-            raise TypeError(f"{name} must be True or False, got {v!r}")
-        return v
-    return check
-
-
-def _seed(v: Any) -> int:
-    if isinstance(v, bool) or not hasattr(v, "__index__"):
-        raise TypeError(f"seed must be an integer, got {v!r}")
-    return int(v.__index__())
-
-
-def _device(v: Any) -> torch.device:
-    if v is None:
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(v)
-    except (TypeError, RuntimeError):
-        raise ValueError(f"device must be a torch device such as 'cpu' or 'cuda', got {v!r}") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device='cuda' was requested but torch has no CUDA device here")
-    if dev.type not in ("cpu", "cuda"):
-        raise ValueError(f"device must be 'cpu' or 'cuda', got {v!r}")
-    return dev
-
-
-def _callback(v: Any) -> Any:
-    if v is not None and not callable(v):
-        raise TypeError(f"callback must be callable or None, got {v!r}")
-    return v
-
-
-def _int_tuple(name: str) -> Callable[[Any], tuple]:
-    def check(v: Any) -> tuple:
-        try:
-            t = tuple(v)
-        except TypeError:
-            raise TypeError(f"{name} must be a sequence of integers, got {v!r}") from None
-        if not t or any(isinstance(c, bool) or not hasattr(c, "__index__") for c in t):
-            raise TypeError(f"{name} must be a non-empty sequence of integers, got {v!r}")
-        return tuple(int(c) for c in t)
-    return check
-
-
-def _vectors(value: Any) -> Any:
-    """Cone-beam ``vectors``: an ``(nproj, 12)`` array, or the path of a ``.npy`` file or a text
-    file of 12 columns (as ``numpy.savetxt`` writes ASTRA's vectors) - what ``--set vectors=FILE``
-    gives."""
-    if isinstance(value, (str, os.PathLike)):
-        path = Path(value)
-        if not path.is_file():
-            raise ValueError(f"vectors: no file {str(path)!r} (a .npy file or a text file of 12 columns)")
-        try:
-            value = np.load(path, allow_pickle=False) if path.suffix == ".npy" else np.loadtxt(path, ndmin=2)
-        except ValueError as exc:
-            raise ValueError(f"vectors: cannot read {str(path)!r} as numbers: {exc}") from None
-    return check_vectors(value)
-
-
-def _optional(check: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    return lambda v: None if v is None else check(v)
-
-
-def _select(v: Any) -> str:
-    from tomopy_dip.fitting.selection import SELECTORS  # the rules are the keyword's values
-
-    return choice_check("select", tuple(SELECTORS))(v)
-
-
-def _stop(v: Any) -> str:
-    from tomopy_dip.fitting.stopping import STOPPERS  # the rules are the keyword's values
-
-    return choice_check("stop", tuple(STOPPERS))(v)
-
-
-def _dims(v: Any) -> int:
-    v = int_check("dims", 2)(v)
-    if v not in (2, 3):
-        raise ValueError(f"dims must be 2 or 3, got {v!r}")
-    return v
-
-
-def _memory(v: Any) -> int | None:
-    if v is None:
-        return None
-    return int(float_check("memory_limit", 0.0, strict=True)(v))
-
-
-# ---------------------------------------------------------------------------- command-line text
-def _int_list_text(text: str) -> tuple[int, ...]:
-    try:
-        vals = tuple(int(v) for v in re.split(r"[,\s]+", text.strip(" ()[]")) if v)
-    except ValueError:
-        raise ValueError(f"expected comma-separated integers, e.g. 32,32,64, got {text!r}") from None
-    if not vals:
-        raise ValueError("expected at least one integer")
-    return vals
-
-
-def yes_no(text: str) -> bool:
-    """Command-line text ``yes``/``no`` (``true``/``false``, ``1``/``0``) as a bool."""
-    v = {"yes": True, "true": True, "1": True, "no": False, "false": False, "0": False}.get(text.strip().lower())
-    if v is None:
-        raise ValueError(f"expected yes or no, got {text!r}")
-    return v
+__all__ = ["Keyword", "KEYWORDS", "SHARED_KEYWORDS", "Options", "parse_options", "with_changes"]
 
 
 # ---------------------------------------------------------------------------- the schema
@@ -226,28 +51,6 @@ class Keyword:
     def flag(self) -> str:
         """The command-line option, ``--num-iter`` for ``num_iter``."""
         return "--" + self.name.replace("_", "-")
-
-
-def _init_network(v: Any) -> Any:
-    from tomopy_dip.networks import FittedNetwork, UNetConfig, check_state_fits
-
-    if v is None:
-        return None
-    if not (isinstance(v, tuple) and len(v) in (2, 3) and isinstance(v[0], UNetConfig) and isinstance(v[1], dict)):
-        raise TypeError("init_network must be a FittedNetwork (e.g. Reconstruction.networks[i] of a fit with "
-                        f"keep_network=True), got {type(v).__name__}")
-    try:
-        check_state_fits(v[0], v[1])
-    except ValueError as exc:
-        raise ValueError(f"init_network: {exc}") from None
-    return FittedNetwork(*v)
-
-
-def _backtrack(v: Any) -> float:
-    v = float_check("backtrack", 0.0)(v)
-    if 0 < v <= 1:
-        raise ValueError(f"backtrack must be 0 (off) or a factor above 1, got {v!r}")
-    return v
 
 
 def _kw(name, default, check, help, parse=None, metavar=None) -> Keyword:
@@ -394,7 +197,7 @@ Options = make_dataclass(
     bases=(_OptionsBase,), frozen=True,
 )
 Options.__doc__ = _OptionsBase.__doc__
-Options.__module__ = __name__
+Options.__module__ = "tomopy_dip.options"  # where it is documented and imported from
 
 
 def parse_options(kwargs: Mapping[str, Any], keywords: Mapping[str, Keyword],
