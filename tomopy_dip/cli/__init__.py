@@ -28,7 +28,7 @@ __all__ = ["main", "build_parser", "EXIT_OK", "EXIT_FAILURE", "EXIT_USAGE", "EXI
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``tomopy-dip`` (algorithm names and keywords are read at run time)."""
-    from tomopy_dip import __version__
+    from tomopy_dip._version import __version__
     from tomopy_dip.cli import datasets, demo, recon
     from tomopy_dip.cli.checkpoints import add_cli as add_checkpoints_cli
     from tomopy_dip.cli.pretrain import add_cli as add_pretrain_cli

@@ -48,16 +48,12 @@ def _local_status(entry: Any) -> tuple[str, Path | None]:
 
     mirror = os.environ.get(MIRROR_ENV)
     if mirror:
-        for cand in (Path(mirror) / entry.path, Path(mirror) / Path(entry.path).name):
+        for cand in entry.mirror_paths(mirror):
             if cand.is_file():
                 return "mirror", cand
-    packaged = getattr(entry, "packaged", None)
-    if packaged:
-        import tomopy_dip
-
-        cand = Path(tomopy_dip.__file__).parent / packaged
-        if cand.is_file():
-            return "packaged", cand
+    cand = entry.packaged_path
+    if cand is not None and cand.is_file():
+        return "packaged", cand
     cand = cache_dir() / entry.path
     if cand.is_file():
         return "cached", cand

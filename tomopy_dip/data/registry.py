@@ -63,6 +63,15 @@ class RemoteFile:
     description: str = ""
     packaged: str | None = None
 
+    @property
+    def packaged_path(self) -> Path | None:
+        """Where the copy shipped inside the package lies (None when there is none)."""
+        return Path(__file__).parents[1] / self.packaged if self.packaged else None
+
+    def mirror_paths(self, mirror: str | os.PathLike) -> tuple[Path, Path]:
+        """Where the file may lie in an offline mirror: at :attr:`path`, or by its name alone."""
+        return Path(mirror) / self.path, Path(mirror) / Path(self.path).name
+
 
 def sha256(path: str | os.PathLike) -> str:
     """Hex SHA-256 of a file."""
@@ -122,12 +131,12 @@ def fetch(entry: RemoteFile, progress: bool = False) -> Path:
     """
     mirror = _mirror_dir()
     if mirror is not None:
-        for cand in (mirror / entry.path, mirror / Path(entry.path).name):
+        for cand in entry.mirror_paths(mirror):
             found = _verified(cand, entry, f"mirror ({MIRROR_ENV})")
             if found:
                 return found
-    if entry.packaged:
-        found = _verified(Path(__file__).parents[1] / entry.packaged, entry, "packaged")
+    if entry.packaged_path is not None:
+        found = _verified(entry.packaged_path, entry, "packaged")
         if found:
             return found
     target = cache_dir() / entry.path

@@ -50,7 +50,7 @@ USABLE_SHARE = 1.0
 
 def _options(method: Any, options: Any):
     """``(Method, Options)`` from a method or its name and parsed options or a keyword dict."""
-    from tomopy_dip.methods import get_method
+    from tomopy_dip.fitting.method import get_method
 
     if isinstance(method, str):
         method = get_method(method)

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from tomopy_dip.fitting.stopping import describe_stops
 from tomopy_dip.volume.outputs import ResultDirectory
 from tomopy_dip.volume.plan import ScanPlan
 from tomopy_dip.volume.scan import rows_text
@@ -115,21 +116,12 @@ class FileReconstruction:
 
     def stop_summary(self) -> str:
         """Why the fits ended, in words (e.g. ``"2 converged after 650-820 iterations"``)."""
-        groups: dict[str, list[int]] = {}
+        stops = []
         for r in self.rows:
             rec = self.records.get(r, {"status": "not_run"})
             key = rec.get("stop_reason") if rec.get("status") == "done" else rec.get("status")
-            groups.setdefault(key or "not_run", []).append(int(rec.get("iterations", 0)))
-        words = {"converged": "converged after {} iterations", "num_iter": "reached num_iter ({})",
-                 "diverged": "diverged after {} iterations", "interrupted": "interrupted after {} iterations",
-                 "not_run": "not reconstructed"}
-        parts = []
-        for key in ("converged", "num_iter", "diverged", "interrupted", "not_run"):
-            its = groups.get(key)
-            if its:
-                span = f"{min(its)}" if min(its) == max(its) else f"{min(its)}-{max(its)}"
-                parts.append(f"{len(its)} " + words[key].format(span))
-        return ", ".join(parts)
+            stops.append((key or "not_run", int(rec.get("iterations", 0))))
+        return describe_stops(stops, not_run="not reconstructed")
 
 
 def stages_of(rows: list, records: dict, seeds: list, pretraining: str | None) -> dict[str, Any]:
