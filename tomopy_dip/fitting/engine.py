@@ -250,8 +250,8 @@ def reconstruct(tomo: Any, theta: Any, center: Any = None, method: str = "tv_dip
             Anisotropic ``|dx| + |dy|`` or isotropic ``sqrt(dx^2 + dy^2)`` total variation.
         ``precision`` ({"float32", "bfloat16"}, default "float32")
             Arithmetic of the network: ``"bfloat16"`` runs it under bfloat16 autocast
-            (weights, loss and projector stay float32), 1.4x faster at 256² and 2.4x at 512²
-            on CPUs with bfloat16 matrix units; emulated and 40-65x slower on CPUs without
+            (weights, loss and projector stay float32), 1.2x faster at 256² and 2.1x at 512²
+            on a CPU with AMX bfloat16 units (``benchmarks/versus.py``, 2026-11-27); emulated and 40-65x slower on CPUs without
             them (a :class:`RuntimeWarning` says so before the fit).
         ``select`` ({"min_loss", "last", "average", "variance"}; method default)
             Return the iterate of minimum loss, the last one, a moving average of the

@@ -17,10 +17,10 @@ __all__ = ["DIP", "TV_DIP", "DEFAULT_TV_WEIGHT", "DEFAULT_LR", "DIP_STOPPING"]
 #: TV-DIP's default gamma (see :mod:`tomopy_dip.fitting.losses` for the normalisation).
 DEFAULT_TV_WEIGHT = 1e-6
 
-#: DIP's and TV-DIP's default learning rate. Measured on HTC (benchmarks/README.md): 3e-3
-#: converges several times faster than 1e-3 at 20 views (128², 2000 iterations: 30.1 vs
-#: 24.3 dB) and returns the same image at 60 views (37.3 vs 37.2 dB); the minimum-loss
-#: selection absorbs its noisier late iterates.
+#: DIP's and TV-DIP's default learning rate. Measured on HTC (``benchmarks/HISTORY.md``,
+#: "HTC-20 at 256²"): at 20 views, 128², 2000 iterations of TV-DIP on ``tb``, 3e-3 gave 30.1 dB
+#: against 24.3 with 1e-3, and at 60 views the same or better images (``ta`` at 128²: 37.3 vs
+#: 37.2 dB); the minimum-loss selection absorbs its noisier late iterates.
 DEFAULT_LR = 3e-3
 
 #: DIP's stopping and selection: ES-WMV (Wang et al., TMLR 2023) with its own choice of image,

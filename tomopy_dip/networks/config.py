@@ -177,9 +177,9 @@ def default_skip_channels(scales: int, image_input: bool) -> tuple[int, ...]:
 
     4-channel skips into every scale, except, when the network's input is an image (FBP or
     backprojection), into the finest one: there a skip passes the input's own noise and streaks
-    straight to the output, and the fit stalls near them. Measured on HTC ``ta`` (60 views, 128²,
-    TV-DIP, 1500 iterations): FBP input 35.3 dB with a skip into the finest scale, 36.8 dB
-    without (noise input: 37.3 / 36.8 dB); aSeqDIP after 2000 iterations 36.0 / 36.9 dB (the
+    straight to the output, and the fit stalls near them (the shipped HTC checkpoint re-trained
+    without that skip: ``benchmarks/HISTORY.md``, "earlier edip_htc2022"); aSeqDIP on HTC
+    ``ta`` (60 views, 128²) after 2000 iterations 36.0 / 36.9 dB with / without it (the
     median over HTC ``ta``, ``tb``, ``tc`` is unchanged, 35.9 dB; FIPS gel, 18 views, 256²:
     25.7 / 26.2 dB after 3200). EDIP's own U-Net has skips on its two coarsest merges only.
 
