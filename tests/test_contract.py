@@ -70,6 +70,18 @@ def test_direct_call_fills_recon_in_place(data, reference):
     _close(recon, reference.images)
 
 
+def test_accelerated_call_returns_the_filled_chunk(data, reference):
+    """TomoPy's process path (``accelerated=True``) takes the worker's result back as the chunk."""
+    theta, sino = data
+    recon = np.full((NS, N, N), 1e-6, np.float32)
+    ret = tomopy_dip.dip(sino, np.full(NS, CENTER, np.float32), recon, theta, num_gridx=N, num_gridy=N,
+                         options={}, accelerated=True, **KW)
+    assert ret is recon
+    _close(recon, reference.images)
+    with pytest.raises(TypeError, match="accelerated must be True or False"):
+        tomopy_dip.dip(sino, CENTER, recon, theta, accelerated="yes", **KW)
+
+
 def test_direct_call_into_a_view(data, reference):
     """TomoPy hands over views of its output array (chunks): write through the view."""
     theta, sino = data

@@ -1,11 +1,12 @@
 """With a real TomoPy: ``tomopy.recon(..., algorithm=tomopy_dip.<method>)``.
 
-Skipped when TomoPy is not importable (it is a conda-forge package, not a dependency). Here it
-can be run with ``LD_LIBRARY_PATH=/tmp/tomopy-prefix/lib /tmp/tomopy-venv/bin/python -m pytest
-tests/test_tomopy_real.py``.
+Skipped when TomoPy is not importable (it is a conda-forge package, not a dependency): run it
+with TomoPy installed, ``python -m pytest tests/test_tomopy_real.py``.
 """
 
 from __future__ import annotations
+
+import pickle
 
 import numpy as np
 import pytest
@@ -13,6 +14,8 @@ import pytest
 import tomopy_dip
 from _helpers import corr
 from conftest import TINY
+from test_tomopy_processes import _threads, _worker_threads
+from tomopy_dip.methods import METHODS, Method, register_method
 
 tomopy = pytest.importorskip("tomopy")
 
@@ -120,3 +123,42 @@ def test_find_center_agrees_with_our_geometry(answers):
     found = tomopy.find_center(np.ascontiguousarray(sino[:, None, :]), theta, init=45, ind=0, tol=0.1)
     # the phantom's sinogram was made by ASTRA with t = d + 0.5 - c ... in the gridrec frame at c
     assert abs(float(np.ravel(found)[0]) - float(answers["phantom_center_ndet90"])) < 1.0
+
+
+# ----------------------------------------------------------------------------- accelerated=True
+@pytest.fixture
+def runtime_methods():
+    """Two methods registered at run time: one that pickles, one whose load_network is a lambda."""
+    register_method(Method("tv_dip_fast", defaults={"lr": 3e-3}, description="TV-DIP, larger step"))
+    register_method(Method("dip_lambda", load_network=lambda options, geometry: None))
+    yield
+    for name in ("tv_dip_fast", "dip_lambda"):
+        METHODS.pop(name, None)
+
+
+def test_tomopy_process_path_is_bit_identical_to_one_call(volume, runtime_methods):
+    """TomoPy's ``accelerated=True`` process pool (one process per GPU on a GPU machine) returns
+    the images of ``ncore=1`` bit for bit, for the package's methods and a method registered at
+    run time (at the same torch thread count: CPU convolution gradients round by it)."""
+    proj, theta, center = volume
+    kw = dict(TINY, num_iter=10, seed=0, num_gridx=64, num_gridy=64)
+    for alg in (tomopy_dip.tv_dip, tomopy_dip.ALGORITHMS["tv_dip_fast"]):
+        out = tomopy.recon(proj, theta, center=center, algorithm=alg, ncore=2, accelerated=True, **kw)
+        with _threads(_worker_threads(2)):
+            ref = tomopy.recon(proj, theta, center=center, algorithm=alg, ncore=1, **kw)
+        np.testing.assert_array_equal(out, ref, err_msg=alg.__name__)
+    with pytest.raises(pickle.PicklingError, match="'dip_lambda' cannot be sent to a worker process"):
+        tomopy.recon(proj, theta, center=center, algorithm=tomopy_dip.ALGORITHMS["dip_lambda"], ncore=2,
+                     accelerated=True, **kw)
+
+
+@pytest.mark.parametrize("kw, exc, match", [
+    ({"nm_iter": 3}, TypeError, "nm_iter"),
+    ({"device": "gpu"}, ValueError, "device='gpu'"),
+])
+def test_tomopy_process_path_errors(volume, kw, exc, match):
+    if "device" in kw and tomopy_dip.interfaces.tomopy.torch.cuda.device_count() > 0:
+        pytest.skip("device='gpu' is refused only without CUDA")
+    proj, theta, center = volume
+    with pytest.raises(exc, match=match):
+        tomopy.recon(proj, theta, center=center, algorithm=tomopy_dip.dip, ncore=2, accelerated=True, **{**KW, **kw})
