@@ -33,6 +33,7 @@ import torch
 import tomopy_dip
 from conftest import REPO, TINY
 from tomopy_dip.interfaces import tomopy as tomopy_interface
+from tomopy_dip.interfaces import workers
 from tomopy_dip.learning.phantoms import shepp_logan
 from tomopy_dip.methods import METHODS, Method, register_method
 from tomopy_dip.physics.measurement import simulate
@@ -100,7 +101,7 @@ def _threads(n):
 
 
 def _worker_threads(workers):
-    """The torch threads of each worker of a pool of ``workers`` (tomopy_interface._share_cores)."""
+    """The torch threads of each worker of a pool of ``workers`` (tomopy_dip.interfaces.workers.share_cores)."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return min(torch.get_num_threads(), max(1, cores // workers))
 
@@ -195,11 +196,11 @@ def test_share_cores_divides_the_cores_by_the_workers(monkeypatch):
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(8)), raising=False)
     monkeypatch.setattr(torch, "get_num_threads", lambda: 8)
     monkeypatch.setattr(torch, "set_num_threads", set_to.append)
-    for workers, expected in (("2", [4]), ("3", [2]), ("16", [1]), ("1", [])):
+    for count, expected in (("2", [4]), ("3", [2]), ("16", [1]), ("1", [])):
         set_to.clear()
-        monkeypatch.setenv("TOMOPY_PYTHON_THREADS", workers)
-        tomopy_interface._share_cores()
-        assert set_to == expected, workers
+        monkeypatch.setenv("TOMOPY_PYTHON_THREADS", count)
+        workers.share_cores()
+        assert set_to == expected, count
 
 
 def _fail(d):
@@ -229,7 +230,7 @@ def test_errors_in_a_worker_reach_the_caller(data):
 def test_recon_checks_keywords_once_before_any_worker(data, monkeypatch, kw, exc, match):
     theta, sino = data
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 0)
-    monkeypatch.setattr(tomopy_interface, "ProcessPoolExecutor", None)  # starting a pool would fail
+    monkeypatch.setattr(workers, "ProcessPoolExecutor", None)  # starting a pool would fail
     with pytest.raises(exc, match=match):
         tomopy_dip.recon(sino, theta, center=CENTER, sinogram_order=True, algorithm=tomopy_dip.dip, ncore=2,
                          **{"accelerated": True, **KW, **kw})
@@ -282,7 +283,7 @@ def test_tomopy_device_num_chooses_the_cuda_device(monkeypatch, num, given, expe
         monkeypatch.delenv("TOMOPY_DEVICE_NUM", raising=False)
     else:
         monkeypatch.setenv("TOMOPY_DEVICE_NUM", num)
-    assert tomopy_interface.tomopy_device(given) == expected
+    assert workers.tomopy_device(given) == expected
 
 
 def test_the_algorithm_fits_on_the_workers_device(data, seen, monkeypatch):

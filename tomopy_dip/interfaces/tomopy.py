@@ -9,17 +9,10 @@ turns a :class:`~tomopy_dip.methods.base.Method` into such a callable.
 :func:`recon` reproduces what ``tomopy.recon`` does around the call (layout swap, per-slice
 centres, default ``ndet x ndet`` grid, chunking and threads) for environments without TomoPy.
 
-TomoPy's accelerated path, ``tomopy.recon(..., accelerated=True, device="gpu", ncore=n)``
-(TomoPy 1.15.2, ``recon/algorithm.py``), runs the chunks in a ``ProcessPoolExecutor`` of ``n``
-processes: each task pickles the algorithm and its chunk, sets ``TOMOPY_DEVICE_NUM`` to the
-chunk's index in the worker and calls the algorithm there, and the parent takes the worker's
-``recon`` back as the chunk. The algorithms are :class:`Algorithm` objects, which pickle by
-name (the package's methods) or by value (a method registered at run time), and understand
-TomoPy's keywords: ``accelerated``, and ``device="gpu"``/``"cpu"`` besides the torch names.
-An unindexed CUDA device (``"gpu"``, ``"cuda"``, or the default where CUDA is present) is
-``cuda:<TOMOPY_DEVICE_NUM modulo the devices present>`` when that variable is set, and each
-worker uses its share of the cores (the cores over TomoPy's ``TOMOPY_PYTHON_THREADS``, the
-number of workers). :func:`recon` has the same process path with ``accelerated=True``.
+TomoPy's accelerated path, ``tomopy.recon(..., accelerated=True, device="gpu", ncore=n)``, runs
+the chunks in worker processes (:mod:`~tomopy_dip.interfaces.workers`): the algorithms are
+:class:`Algorithm` objects, which pickle by name (the package's methods) or by value (a method
+registered at run time). :func:`recon` has the same process path with ``accelerated=True``.
 
 Ctrl-C (:mod:`~tomopy_dip.fitting.interrupt`): ``tomopy.recon`` runs the algorithm in a
 ``ThreadPoolExecutor`` when ``ncore > 1``, and its main thread only waits. The package's SIGINT
@@ -32,7 +25,7 @@ once. ``tomopy.recon`` then returns normally. A second Ctrl-C raises :class:`Key
 :class:`KeyboardInterrupt` reaching its wait becomes a stop request, and the second one aborts).
 In the process path Ctrl-C reaches every process of the terminal's process group: each worker
 stops its fit the same way and returns its chunk (its warning is printed by the worker), while
-the parent, whose pool workers count as an active fit (:func:`_watch_pool_workers`), goes on
+the parent, whose pool workers count as an active fit (:func:`watch_pool_workers`), goes on
 waiting for them; errors raised in a worker reach the caller through the pool.
 """
 
@@ -43,11 +36,9 @@ import multiprocessing
 import os
 import pickle
 import threading
-import time
 from collections.abc import Mapping
-from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
-from concurrent.futures import process as _futures_process
-from typing import Any, Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import torch
@@ -58,20 +49,13 @@ from tomopy_dip.fitting.problem import check_sinograms
 from tomopy_dip.options import KEYWORDS, int_check
 from tomopy_dip.methods import METHODS, Method
 from tomopy_dip.physics.geometry import default_center
+from tomopy_dip.interfaces.workers import (CHUNK, accelerated_flag, call_chunk, parent_device, recon_in_processes,
+                                           tomopy_device, tomopy_keywords, share_cores, wait_for, watch_pool_workers)
 
 __all__ = ["make_algorithm", "recon", "ALGORITHMS", "Algorithm", "tomopy_device"]
 
-#: The first slice of the chunk a worker of :func:`recon` is running (names slices in warnings).
-_CHUNK = threading.local()
-
-
 #: The package's own methods, sent to a worker process by name (others go by value).
 _OWN_METHODS: dict[str, Method] = dict(METHODS)
-
-#: Messages for TomoPy's ``device="gpu"`` where torch sees no CUDA device.
-_NO_GPU = ("device='gpu' (TomoPy's name for a CUDA device) was requested but torch has no CUDA device "
-           "here: pass device='cpu', or install torch and astra-toolbox with CUDA")
-
 
 class Algorithm:
     """The TomoPy callable of a :class:`~tomopy_dip.methods.base.Method` (:func:`make_algorithm`).
@@ -97,7 +81,7 @@ class Algorithm:
 
     def __call__(self, tomo: np.ndarray, center: Any, recon: np.ndarray, theta: np.ndarray,
                  **kwargs: Any) -> np.ndarray | None:
-        accelerated = _accelerated(kwargs.pop("accelerated", False))
+        accelerated = accelerated_flag(kwargs.pop("accelerated", False))
         if not isinstance(recon, np.ndarray) or recon.dtype.kind != "f":
             raise TypeError("recon must be a floating-point numpy array to fill in place")
         if not recon.flags.writeable:
@@ -117,12 +101,12 @@ class Algorithm:
             given = kwargs.setdefault(name, value)
             if given != value:
                 raise ValueError(f"{name}={given} does not match recon's shape {recon.shape}")
-        kwargs = _tomopy_keywords(kwargs)
+        kwargs = tomopy_keywords(kwargs)
         if accelerated and multiprocessing.parent_process() is not None:
-            _share_cores()
+            share_cores()
         if threading.current_thread() is threading.main_thread():
             interrupt.install()  # e.g. tomopy.recon(ncore=1) after the application reset SIGINT
-        result = run(self.method, tomo, theta, center, slice_offset=getattr(_CHUNK, "first", None), **kwargs)
+        result = run(self.method, tomo, theta, center, slice_offset=getattr(CHUNK, "first", None), **kwargs)
         if "not_run" not in result.stop_reason:
             recon[...] = result.images
         elif recon.ndim == 3:  # Ctrl-C: the slices not started keep recon's content
@@ -133,7 +117,7 @@ class Algorithm:
 
     def __reduce__(self) -> tuple[Callable[..., Algorithm], tuple[str, Method | None]]:
         name = self.method.name
-        _watch_pool_workers()
+        watch_pool_workers()
         if _OWN_METHODS.get(name) is self.method:
             return _algorithm, (name, None)
         try:
@@ -200,136 +184,6 @@ def _algorithm_doc(method: Method) -> str:
     numpy.ndarray or None
         ``recon`` with ``accelerated=True`` (TomoPy's process path takes it back); else None.
     """
-
-
-def _accelerated(value: Any) -> bool:
-    """TomoPy's ``accelerated`` keyword (True: its process path)."""
-    if isinstance(value, (bool, np.bool_)) or (isinstance(value, np.ndarray) and value.shape == ()
-                                               and value.dtype == bool):
-        return bool(value)
-    raise TypeError(f"accelerated must be True or False, got {value!r}")
-
-
-def tomopy_device(value: Any) -> Any:
-    """The torch device of TomoPy's ``device`` keyword in this process.
-
-    ``"gpu"`` is TomoPy's name for CUDA (an error where torch sees no CUDA device) and ``"cpu"``
-    stays; torch's names stay valid. Where ``TOMOPY_DEVICE_NUM`` is set (TomoPy sets it to the
-    chunk's index in each worker of its process path) and CUDA is present, an unindexed CUDA
-    device (``"gpu"``, ``"cuda"``, or None, the default, which is CUDA where present) becomes
-    ``cuda:<TOMOPY_DEVICE_NUM modulo the number of devices>``. The count comes from
-    :func:`torch.cuda.device_count`, which does not initialise CUDA (a process that forks
-    workers must not).
-
-    Parameters
-    ----------
-    value : str, torch.device or None
-        The ``device`` keyword.
-
-    Returns
-    -------
-    str, torch.device or None
-        The keyword for the options (``"cuda:1"``, or ``value`` unchanged).
-
-    Examples
-    --------
-    >>> tomopy_device("cpu")
-    'cpu'
-    """
-    gpu = isinstance(value, str) and value.strip().lower() == "gpu"
-    num = os.environ.get("TOMOPY_DEVICE_NUM")
-    if not gpu and (num is None or not (value is None or _unindexed_cuda(value))):
-        return value
-    count = torch.cuda.device_count()
-    if count == 0:
-        if gpu:
-            raise ValueError(_NO_GPU)
-        return value
-    if num is None:
-        return "cuda"
-    try:
-        index = int(num)
-    except ValueError:
-        raise ValueError(f"TOMOPY_DEVICE_NUM must be an integer (the worker's index), got {num!r}") from None
-    return f"cuda:{index % count}"
-
-
-def _unindexed_cuda(value: Any) -> bool:
-    if isinstance(value, str):
-        return value.strip().lower() == "cuda"
-    return isinstance(value, torch.device) and value.type == "cuda" and value.index is None
-
-
-def _tomopy_keywords(kwargs: dict[str, Any]) -> dict[str, Any]:
-    """``kwargs`` with TomoPy's ``device`` (also in its ``options`` dict) for this process."""
-    opts = kwargs.get("options")
-    in_options = isinstance(opts, Mapping) and "device" in opts
-    if in_options:  # TomoPy shares this dict between calls: change a copy
-        kwargs["options"] = {**opts, "device": tomopy_device(opts["device"])}
-    if "device" in kwargs or not in_options:
-        device = tomopy_device(kwargs.get("device"))
-        if device is not None:
-            kwargs["device"] = device
-    return kwargs
-
-
-def _share_cores() -> None:
-    """In a worker process of a process pool: use at most this process's share of the cores (the
-    cores over ``TOMOPY_PYTHON_THREADS``, which TomoPy sets to the number of workers)."""
-    try:
-        workers = max(1, int(os.environ.get("TOMOPY_PYTHON_THREADS") or 1))
-    except ValueError:
-        workers = 1
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    share = max(1, cores // workers)
-    if torch.get_num_threads() > share:
-        torch.set_num_threads(share)
-
-
-#: The thread that counts live pool workers as an active fit (:func:`_watch_pool_workers`).
-_WATCH = threading.Lock()
-_watching = [False]
-
-
-def _pool_workers() -> list[multiprocessing.process.BaseProcess]:
-    """The live worker processes of this process's ``ProcessPoolExecutor`` pools (read from the
-    pools' manager threads, which live while a pool has work or is not shut down)."""
-    for _ in range(3):
-        try:
-            managers = [t for t in list(getattr(_futures_process, "_threads_wakeups", {})) if t.is_alive()]
-            return [p for t in managers for p in list(dict(getattr(t, "processes", None) or {}).values())
-                    if p.is_alive()]
-        except RuntimeError:  # a pool started or ended meanwhile: look again
-            continue
-    return []
-
-
-def _watch_pool_workers() -> None:
-    """Count the live workers of a process pool as an active fit, from a daemon thread.
-
-    Called where an algorithm is pickled for a worker, in the process that waits for the pool
-    (TomoPy's process path): there Ctrl-C, which the terminal also sends to the workers (one
-    process group), then requests a stop instead of raising :class:`KeyboardInterrupt` while
-    the workers end their fits and send their chunks back; a second Ctrl-C raises.
-    """
-    with _WATCH:
-        if _watching[0] or not _pool_workers():
-            return
-        _watching[0] = True
-    threading.Thread(target=_hold_while_pool_workers, name="tomopy-dip pool workers", daemon=True).start()
-
-
-def _hold_while_pool_workers() -> None:
-    try:
-        with interrupt.active_fit():
-            while True:
-                with _WATCH:
-                    if not _pool_workers():
-                        _watching[0] = False
-                        return
-                time.sleep(0.1)
-    finally:
-        _watching[0] = False
 
 
 class _Algorithms(Mapping):
@@ -473,14 +327,14 @@ def recon(tomo: Any, theta: Any, center: Any = None, sinogram_order: bool = Fals
                  for i in range(0, nslices, nchunk)]
     if ncore == 1 or len(calls) == 1:
         for first, t, c, r in calls:
-            _call_chunk(first, algorithm, t, c, r, theta, **kwargs)
-    elif "accelerated" in kwargs and _accelerated(kwargs["accelerated"]):
+            call_chunk(first, algorithm, t, c, r, theta, **kwargs)
+    elif "accelerated" in kwargs and accelerated_flag(kwargs["accelerated"]):
         _check_keywords(algorithm, kwargs)
-        _recon_in_processes(calls, min(ncore, len(calls)), algorithm, theta, kwargs)
+        recon_in_processes(calls, min(ncore, len(calls)), algorithm, theta, kwargs)
     else:
         pool = ThreadPoolExecutor(ncore)
-        futures = [pool.submit(_call_chunk, first, algorithm, t, c, r, theta, **kwargs) for first, t, c, r in calls]
-        _wait(pool, futures)
+        futures = [pool.submit(call_chunk, first, algorithm, t, c, r, theta, **kwargs) for first, t, c, r in calls]
+        wait_for(pool, futures)
     return out
 
 
@@ -512,85 +366,10 @@ def _check_keywords(algorithm: Callable, kwargs: Mapping[str, Any]) -> None:
     cuda = torch.cuda.device_count() > 0
     opts = kw.get("options")
     if isinstance(opts, Mapping) and "device" in opts:
-        kw["options"] = {**opts, "device": _parent_device(opts["device"], cuda)}
-    device = _parent_device(kw.get("device"), cuda)
+        kw["options"] = {**opts, "device": parent_device(opts["device"], cuda)}
+    device = parent_device(kw.get("device"), cuda)
     if "device" in kw or device is not None:
         kw["device"] = device
     algorithm.method.parse(kw)
 
 
-def _parent_device(value: Any, cuda: bool) -> Any:
-    """The ``device`` keyword as the parent of a process pool checks it: TomoPy's names
-    translated, and ``"cpu"`` in place of a CUDA device where one is present (each worker
-    chooses its own)."""
-    device = tomopy_device(value)
-    if cuda and (device is None or _unindexed_cuda(device) or str(device).startswith("cuda:")):
-        return "cpu"
-    return device
-
-
-def _recon_in_processes(calls: list, workers: int, algorithm: Callable, theta: np.ndarray,
-                        kwargs: dict[str, Any]) -> None:
-    """Run the chunks of :func:`recon` in a pool of ``workers`` processes, as TomoPy's
-    ``accelerated=True`` path does, and copy each worker's result into its chunk.
-
-    The pool uses the default start method (``fork`` on Linux, as TomoPy's), or ``spawn``
-    where a CUDA device is present: a forked worker cannot use CUDA once its parent touched it.
-    """
-    context = multiprocessing.get_context()
-    if context.get_start_method() == "fork" and torch.cuda.device_count() > 0:
-        context = multiprocessing.get_context("spawn")
-    with interrupt.active_fit():  # Ctrl-C here: the workers stop and send their chunks back
-        pool = ProcessPoolExecutor(workers, mp_context=context)
-        futures = [pool.submit(_call_chunk_in_process, index, workers, first, algorithm, t, c, r, theta, **kwargs)
-                   for index, (first, t, c, r) in enumerate(calls)]
-        _wait(pool, futures)
-    for (_, _, _, r), fut in zip(calls, futures):
-        r[...] = fut.result()
-
-
-def _call_chunk_in_process(index: int, workers: int, first: int, algorithm: Callable, tomo: np.ndarray,
-                           center: Any, recon: np.ndarray, *args: Any, **kwargs: Any) -> np.ndarray:
-    """A worker of :func:`_recon_in_processes`: TomoPy's environment (``TOMOPY_DEVICE_NUM`` the
-    chunk's index, ``TOMOPY_PYTHON_THREADS`` the number of workers), then the chunk; returns it."""
-    os.environ["TOMOPY_DEVICE_NUM"] = str(index)
-    os.environ["TOMOPY_PYTHON_THREADS"] = str(workers)
-    _call_chunk(first, algorithm, tomo, center, recon, *args, **kwargs)
-    return recon
-
-
-def _call_chunk(first: int, algorithm: Callable, *args: Any, **kwargs: Any) -> None:
-    """Call ``algorithm`` on the chunk that starts at slice ``first`` of :func:`recon`."""
-    _CHUNK.first = first
-    try:
-        algorithm(*args, **kwargs)
-    finally:
-        _CHUNK.first = None
-
-
-def _wait(pool: Executor, futures: Sequence[Future]) -> None:
-    """Wait for the workers of :func:`recon`, as TomoPy's thread pool does, and shut the pool.
-
-    A :class:`KeyboardInterrupt` here (Ctrl-C without the package's handler) becomes a stop
-    request: the workers end their fits after the current iteration, the queued chunks return
-    at once, and the results are kept. A :class:`KeyboardInterrupt` while a stop is requested
-    (the second Ctrl-C) aborts at once: the queued chunks are cancelled, the running workers end
-    after their iteration in the background.
-    """
-    try:
-        try:
-            for fut in futures:
-                fut.result()
-        except KeyboardInterrupt:
-            if interrupt.requested():
-                raise
-            interrupt.request()
-            for fut in futures:
-                fut.result()
-    except KeyboardInterrupt:
-        pool.shutdown(wait=False, cancel_futures=True)
-        raise
-    except BaseException:
-        pool.shutdown(wait=True, cancel_futures=True)
-        raise
-    pool.shutdown(wait=True)

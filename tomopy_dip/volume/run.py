@@ -39,7 +39,7 @@ from tomopy_dip.volume.outputs import ResultDirectory
 from tomopy_dip.volume.plan import ScanPlan, make_plan, workers_of
 from tomopy_dip.volume.previews import write_previews
 from tomopy_dip.volume.result import FileReconstruction, stages_of, summary_of
-from tomopy_dip.volume.scan import ScanRows, ScanSource, resolve_rows, rows_text, tasks_of
+from tomopy_dip.volume.scan import ScanSource, resolve_rows, rows_text, tasks_of
 from tomopy_dip.volume.seeding import CHECKPOINT, pretrain_on_seed_rows, scan_pretrain_setting
 from tomopy_dip.volume.settings import (ROWS_PER_TASK, ScanPretrain, SettingError, center_text,
                                         parse_file_settings, recorded_keywords)
