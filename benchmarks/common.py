@@ -105,6 +105,54 @@ def drifting_stack(size: int, rows: int, seed: int = 0) -> np.ndarray:
     return out
 
 
+def porous_volume(size: int, rows: int, seed: int = 0) -> np.ndarray:
+    """A simulated coherent 3-D sample ``(rows, size, size)``: a cylinder of matrix (0.5) with
+    spherical pores (0) and grains (1.0) of radii that run over several rows, so that
+    neighbouring rows are alike but no two rows are the same (not ellipses of one family)."""
+    rng = np.random.default_rng(seed)
+    z, y, x = np.meshgrid(np.arange(rows, dtype=np.float32), *(np.arange(size, dtype=np.float32),) * 2,
+                          indexing="ij")
+    c = (size - 1) / 2
+    inside = (y - c) ** 2 + (x - c) ** 2 < (0.42 * size) ** 2
+    vol = np.where(inside, 0.5, 0.0).astype(np.float32)
+    scale = size / 256
+    for value, count, (lo, hi) in ((0.0, 90, (3, 16)), (1.0, 60, (2, 9))):
+        for _ in range(count):
+            r = rng.uniform(lo, hi) * scale
+            cz = rng.uniform(-hi * scale / 2, rows + hi * scale / 2)
+            rad, ang = 0.40 * size * np.sqrt(rng.uniform()), rng.uniform(0, 2 * np.pi)
+            cy, cx = c + rad * np.sin(ang), c + rad * np.cos(ang)
+            ball = (z - cz) ** 2 * scale ** 2 + (y - cy) ** 2 + (x - cx) ** 2 < r ** 2
+            vol[ball & inside] = value
+    return vol
+
+
+def write_exchange(path, images: np.ndarray, views: int, counts: float = 1e4, seed: int = 0) -> Path:
+    """``images`` ``(rows, size, size)`` measured in parallel beam over 180° (``views`` angles,
+    centre ``size / 2``; line integrals of ``2 / size`` per unit and pixel) with Poisson noise on
+    ``counts`` incident counts, written as raw counts, flats, darks and angles in degrees in a Data
+    Exchange file. A reconstruction estimates ``images * 2 / size``."""
+    import h5py
+    import torch
+
+    from tomopy_dip.physics.geometry import Geometry
+    from tomopy_dip.physics.projector import get_operator
+
+    rows, size = images.shape[0], images.shape[-1]
+    rng = np.random.default_rng(seed)
+    theta = np.arange(views) * (180.0 / views)
+    op = get_operator(Geometry(np.deg2rad(theta), size, center=size / 2))
+    proj = np.stack([op(torch.from_numpy(np.ascontiguousarray(img))[None])[0].numpy() * (2.0 / size)
+                     for img in images], axis=1)
+    data = rng.poisson(counts * np.exp(-proj)).astype(np.uint16)
+    with h5py.File(path, "w") as f:
+        f["exchange/data"] = data
+        f["exchange/data_white"] = np.full((4, rows, size), int(counts), np.uint16)
+        f["exchange/data_dark"] = np.zeros((2, rows, size), np.uint16)
+        f["exchange/theta"] = theta
+    return Path(path)
+
+
 def sirt_reference(name: str, dense, cache: bool = True) -> np.ndarray:
     """SIRT-300 (non-negative) of a dense scan, cached as ``results/<name>.npy``.
 

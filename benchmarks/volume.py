@@ -36,7 +36,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from common import drifting_stack, machine, save_rows  # noqa: E402
+from common import drifting_stack, machine, save_rows, write_exchange  # noqa: E402
 
 _CHILD = """
 import resource, sys
@@ -49,24 +49,7 @@ sys.exit(code)
 
 def write_stack(path: Path, size: int, rows: int, views: int, seed: int = 0) -> Path:
     """A drifting-ellipse stack as raw detector counts in a Data Exchange file."""
-    import h5py
-
-    from tomopy_dip.physics.geometry import Geometry
-    from tomopy_dip.physics.projector import get_operator
-    import torch
-
-    rng = np.random.default_rng(seed)
-    theta = np.arange(views) * (180.0 / views)
-    op = get_operator(Geometry(np.deg2rad(theta), size, center=size / 2))
-    images = drifting_stack(size, rows, seed)
-    proj = np.stack([op(torch.from_numpy(img)[None])[0].numpy() * (2.0 / size) for img in images], axis=1)
-    counts = rng.poisson(1e4 * np.exp(-proj)).astype(np.uint16)
-    with h5py.File(path, "w") as f:
-        f["exchange/data"] = counts
-        f["exchange/data_white"] = np.full((4, rows, size), 10000, np.uint16)
-        f["exchange/data_dark"] = np.zeros((2, rows, size), np.uint16)
-        f["exchange/theta"] = theta
-    return path
+    return write_exchange(path, drifting_stack(size, rows, seed), views, seed=seed)
 
 
 def run_mode(scan: Path, out: Path, mode: str, args: argparse.Namespace) -> dict:

@@ -75,7 +75,7 @@ def test_recon_help_lists_runtime_algorithms_and_keywords(capsys):
 @pytest.mark.parametrize("argv", [
     [],
     ["recon"],
-    ["recon", "x.h5"],
+    ["recon", "x.h5", "--inner-steps", "3"],  # the default, auto, fits by tv_dip and edip_fe
     ["recon", "x.h5", "--algorithm", "nope"],
     ["recon", "x.h5", "--algorithm", "dip", "--slices", "a:b"],
     ["recon", "x.h5", "--algorithm", "dip", "--slices", "5:2"],
@@ -229,10 +229,10 @@ def test_reconstruct_file_is_the_library_pipeline(tmp_path, caplog):
     from tomopy_dip.volume import SettingError
 
     p = _small_exchange_file(tmp_path / "small.h5", nrows=3)
-    with caplog.at_level(logging.INFO, logger="tomopy_dip.volume.run"):
+    with caplog.at_level(logging.INFO, logger="tomopy_dip.volume.steps"):
         r = reconstruct_file(p, "dip", out=tmp_path / "o", slices=(0, 3, 2), center=7.5, downsample=2,
                              progress=False, num_iter=2, channels=(8, 8), skip_channels=(0, 4))
-    steps = [rec.getMessage() for rec in caplog.records if rec.name == "tomopy_dip.volume.run"]
+    steps = [rec.getMessage() for rec in caplog.records if rec.name == "tomopy_dip.volume.steps"]
     assert [m.split(" ", 1)[0] for m in steps] == ["Read", "Pre-processing:", "Plan:"], steps
     assert r.rows == [0, 2] and r.rows_text == "rows 0-2 (step 2)" and r.images.shape == (2, 8, 8)
     assert r.center_text == "7.50 (given) -> 3.50 after binning x2" and r.iterations_run == 2

@@ -107,6 +107,7 @@ def _add_keyword_options(group: argparse._ArgumentGroup) -> None:
 def add_cli(sub: "argparse._SubParsersAction") -> argparse.ArgumentParser:
     """Add ``recon`` to the sub-commands (sets ``func``). The file settings' defaults and choices
     come from :data:`tomopy_dip.volume.settings.FILE_KEYWORDS`."""
+    from tomopy_dip.volume.route import AUTO, ROW_METHOD, SEED_METHOD
     from tomopy_dip.volume.settings import CENTER_METHODS, FILE_KEYWORDS, READERS
 
     algos = _algorithms()
@@ -124,8 +125,10 @@ def add_cli(sub: "argparse._SubParsersAction") -> argparse.ArgumentParser:
                "out_activation='sigmoid'. Centre convention: gridrec's (as tomopy.find_center).",
     )
     r.add_argument("file", metavar="FILE", help="Data Exchange HDF5 file (exchange/data, data_white, data_dark, theta)")
-    r.add_argument("-a", "--algorithm", required=True, choices=algos, metavar="ALGORITHM",
-                   help=f"one of: {', '.join(algos)}")
+    r.add_argument("-a", "--algorithm", default=AUTO, choices=[AUTO, *algos], metavar="ALGORITHM",
+                   help=f"'{AUTO}' (the default: the fastest route to DIP quality over the selection, "
+                        f"which the plan states: few rows by {SEED_METHOD} row by row, a scan by {ROW_METHOD} "
+                        f"from a network pretrained on a few of its rows) or one of: {', '.join(algos)}")
     r.add_argument("--slices", type=_slice_arg, default=None, metavar="A:B",
                    help="detector rows to reconstruct, START:STOP[:STEP] (STOP excluded) or one row "
                         "[all rows]")
@@ -180,24 +183,34 @@ def add_cli(sub: "argparse._SubParsersAction") -> argparse.ArgumentParser:
 
 
 # ---------------------------------------------------------------------------- the run
-def _collect_keywords(args: argparse.Namespace, method: Any) -> dict[str, Any]:
-    """The keywords given by their options and ``--set``, validated for ``method``."""
+def _methods_of(algorithm: str) -> list[Any]:
+    """The methods an ``--algorithm`` fits with: that method, or both of ``auto``'s route."""
+    from tomopy_dip.methods import get_method
+    from tomopy_dip.volume.route import AUTO, ROW_METHOD, SEED_METHOD
+
+    return [get_method(n) for n in ((SEED_METHOD, ROW_METHOD) if algorithm == AUTO else (algorithm,))]
+
+
+def _collect_keywords(args: argparse.Namespace, methods: list[Any]) -> dict[str, Any]:
+    """The keywords given by their options and ``--set``, validated for each of ``methods``."""
     kw = {k[3:]: v for k, v in vars(args).items() if k.startswith("kw_") and k != "kw_set" and v is not None}
     flags = {k: "--" + k.replace("_", "-") for k in kw}
     for key, value in args.kw_set:
         if key in _CONTROLLED:
             raise UsageError(f"--set {key}=... is controlled by the command line (use --quiet)")
         kw[key] = value
-    bad = [k for k in kw if k not in method.accepted]
-    if bad:
-        names = ", ".join(flags.get(k, f"--set {k}=...") for k in bad)
-        shown = [k for k in method.accepted if k not in (*_CONTROLLED, "callback_every")]
-        raise UsageError(f"{names} does not apply to --algorithm {method.name} "
-                         f"(its keywords: {', '.join(shown)})")
-    try:
-        method.parse({**kw, "device": kw.get("device", "cpu")}, f"--algorithm {method.name}")
-    except (TypeError, ValueError) as exc:
-        raise UsageError(str(exc)) from None
+    for method in methods:
+        bad = [k for k in kw if k not in method.accepted]
+        if bad:
+            names = ", ".join(flags.get(k, f"--set {k}=...") for k in bad)
+            shown = [k for k in method.accepted if k not in (*_CONTROLLED, "callback_every")]
+            via = "" if len(methods) == 1 else f" (fits by {method.name})"
+            raise UsageError(f"{names} does not apply to --algorithm {args.algorithm}{via} "
+                             f"(the keywords of {method.name}: {', '.join(shown)})")
+        try:
+            method.parse({**kw, "device": kw.get("device", "cpu")}, f"--algorithm {args.algorithm}")
+        except (TypeError, ValueError) as exc:
+            raise UsageError(str(exc)) from None
     return kw
 
 
@@ -232,10 +245,8 @@ def _terminate_as_interrupt() -> Iterator[dict]:
 def _run(args: argparse.Namespace) -> int:
     from tomopy_dip.volume import SettingError, reconstruct_file, rows_text
     from tomopy_dip.volume.tasks import require_dask
-    from tomopy_dip.methods import get_method
-
     quiet = args.quiet
-    kw = _collect_keywords(args, get_method(args.algorithm))
+    kw = _collect_keywords(args, _methods_of(args.algorithm))
     if args.scheduler is not None:
         try:
             require_dask("--scheduler")

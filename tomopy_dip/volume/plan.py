@@ -7,7 +7,7 @@ for the time estimate.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -15,7 +15,7 @@ import numpy as np
 from tomopy_dip.volume.scan import rows_text
 from tomopy_dip.volume.settings import local_workers
 
-__all__ = ["ScanPlan", "make_plan", "workers_of", "PLAN_ITERATIONS"]
+__all__ = ["ScanPlan", "make_plan", "workers_of", "stage_times", "PLAN_ITERATIONS"]
 
 #: Iterations timed for the plan's time estimate.
 PLAN_ITERATIONS = 4
@@ -45,6 +45,9 @@ class ScanPlan:
         Measured on a few iterations of one slice (None when not timed).
     workers : int
         Slices fitted at the same time.
+    stages : list of [str, int, float, str]
+        With a scan's pretraining: each stage's name, count, seconds each and whether that is
+        ``"at most"`` (a cap) or ``"about"`` (an estimate); :func:`stage_times`.
     """
 
     rows: list
@@ -58,6 +61,7 @@ class ScanPlan:
     memory_text: str = ""
     seconds_per_iteration: float | None = None
     workers: int = 1
+    stages: list = field(default_factory=list)
 
     @property
     def seconds_per_slice(self) -> float | None:
@@ -73,7 +77,13 @@ class ScanPlan:
                  f"{self.method}"]
         if self.memory_text:
             lines.append(f"memory: {self.memory_text}")
-        if self.seconds_per_iteration is not None:
+        if self.seconds_per_iteration is not None and self.stages:
+            total = sum(n * sec for _, n, sec, _ in self.stages)
+            lines.append(f"time: {self.seconds_per_iteration:.3g} s per iteration; "
+                         + "; ".join(f"{name}: {n} x {how} {_duration(sec)}" if n != 1 else
+                                     f"{name}: {how} {_duration(sec)}" for name, n, sec, how in self.stages)
+                         + f"; at most {_duration(total)} in all (the stopping rules usually end the fits sooner)")
+        elif self.seconds_per_iteration is not None:
             per = self.seconds_per_slice or 0.0
             total = per * len(self.todo) / max(self.workers, 1)
             lines.append(f"time: {self.seconds_per_iteration:.3g} s per iteration; at most "
@@ -89,6 +99,22 @@ def _duration(seconds: float) -> str:
     if seconds < 5400:
         return f"{seconds / 60:.0f} min"
     return f"{seconds / 3600:.1f} h"
+
+
+def stage_times(spi: float, seeds: int, seed_cap: int, steps: int, batch: int, rows: int,
+                row_cap: int) -> list:
+    """The stages of a run with a scan's pretraining, from the seconds per iteration ``spi`` of a
+    fit: the seed rows (at most ``seed_cap`` iterations each), the pretraining (``steps`` steps
+    of ``batch`` images, about one fit iteration per image) and the other rows (at most
+    ``row_cap`` iterations each).
+
+    Examples
+    --------
+    >>> stage_times(0.1, 3, 4000, 500, 8, 29, 4000)
+    [['seed rows', 3, 400.0, 'at most'], ['pretraining', 1, 400.0, 'about'], ['other rows', 29, 400.0, 'at most']]
+    """
+    return [["seed rows", seeds, spi * seed_cap, "at most"], ["pretraining", 1, spi * steps * batch, "about"],
+            ["other rows", rows, spi * row_cap, "at most"]]
 
 
 def workers_of(scheduler: Any) -> int:

@@ -30,7 +30,7 @@ import numpy as np
 from tomopy_dip.volume.scan import ScanSource, rows_text
 from tomopy_dip.volume.settings import ScanPretrain, SettingError
 
-__all__ = ["CHECKPOINT", "scan_pretrain_setting", "pretrain_on_seed_rows"]
+__all__ = ["CHECKPOINT", "scan_pretrain_setting", "pretrain_on_seed_rows", "check_held_back"]
 
 #: The checkpoint's file name in the output directory.
 CHECKPOINT = "scan_pretrain.safetensors"
@@ -69,18 +69,29 @@ def scan_pretrain_setting(value: ScanPretrain | None, method: Any, options: Any,
     raise SettingError("scan_pretrain", f"{{scan_pretrain}}: {why}", scan_pretrain=f"scan_pretrain={value.every}")
 
 
+def _geometry(options: Any) -> dict:
+    """The geometry keywords of the call that pretraining takes (those given)."""
+    from tomopy_dip.learning.pretraining.settings import GEOMETRY_KEYWORDS
+
+    return {k: getattr(options, k) for k in ("num_gridx", "num_gridy", *GEOMETRY_KEYWORDS)
+            if getattr(options, k) is not None}
+
+
+def _operator(sinogram: np.ndarray, theta: np.ndarray, center: float, options: Any) -> Any:
+    from tomopy_dip.baselines import operator_for
+
+    return operator_for(sinogram, theta, center, **_geometry(options))
+
+
 def pretrain_on_seeds(setting: ScanPretrain, images: np.ndarray, sinograms: np.ndarray, theta: np.ndarray,
                       center: float, options: Any, out: Path, progress: bool) -> tuple[Path, list[float]]:
     """Pretrain on the seed rows' ``images`` (their data ``sinograms``) into ``out / CHECKPOINT``
     (resumed when its state is there); returns the file and the noise range used."""
-    from tomopy_dip.baselines import operator_for
     from tomopy_dip.learning.pretraining import pretrain
-    from tomopy_dip.learning.pretraining.settings import GEOMETRY_KEYWORDS as PRETRAIN_GEOMETRY
     from tomopy_dip.physics.measurement import relative_misfit
 
-    geometry = {k: getattr(options, k) for k in ("num_gridx", "num_gridy", *PRETRAIN_GEOMETRY)
-                if getattr(options, k) is not None}
-    op = operator_for(sinograms[0], theta, center, **geometry)
+    geometry = _geometry(options)
+    op = _operator(sinograms[0], theta, center, options)
     misfit = max(relative_misfit(s, x, op) for s, x in zip(sinograms, images))
     noise = [0.0, round(float(setting.noise_factor * misfit), 6)]
     path = pretrain(theta, sinograms.shape[-1], center, out=out / CHECKPOINT, images=images,
@@ -103,4 +114,37 @@ def pretrain_on_seed_rows(setting: ScanPretrain, seeds: list, source: ScanSource
     images = np.stack([results.read_slice(r) for r in seeds])
     say(f"Pretraining on {len(seeds)} seed row(s) ({rows_text(seeds)}): {setting.num_steps} steps")
     path, noise = pretrain_on_seeds(setting, images, scan.sinograms, theta, center, options, out, progress)
-    return path, {"seed_rows": seeds, "checkpoint": path.name, "noise": noise}
+    from tomopy_dip.data.registry import sha256
+
+    return path, {"seed_rows": seeds, "checkpoint": path.name, "sha256": sha256(path), "noise": noise}
+
+
+def check_held_back(rows: list, source: ScanSource, results: Any, theta: np.ndarray, center: float,
+                    method: str, keywords: dict, options: Any) -> dict[str, Any]:
+    """Fit the held-back seed ``rows`` by ``method`` with ``keywords`` (the scan's checkpoint
+    among them) and compare each fit with the row's seed image in ``results``: their relative data
+    misfits (:func:`~tomopy_dip.physics.measurement.relative_misfit`) and their agreement (PSNR
+    of the fit against the seed image). ``"passed"`` is
+    :func:`~tomopy_dip.volume.route.passes_check` on every row; ``"interrupted"`` is set when
+    Ctrl-C stopped a fit."""
+    from tomopy_dip.fitting.engine import reconstruct
+    from tomopy_dip.metrics import psnr
+    from tomopy_dip.physics.measurement import relative_misfit
+    from tomopy_dip.volume.route import passes_check
+
+    scan = source.read(rows)
+    op = _operator(scan.sinograms[0], theta, center, options)
+    out: dict[str, Any] = {"rows": list(rows), "misfit_fit": [], "misfit_seed": [], "agreement_db": [],
+                           "iterations": []}
+    for i, row in enumerate(rows):
+        res = reconstruct(scan.sinograms[i], theta, center=center, method=method, progress=False, **keywords)
+        if res.interrupted:
+            return {**out, "passed": False, "interrupted": True}
+        seed = results.read_slice(row)
+        image = np.asarray(res.images, np.float32).reshape(seed.shape)
+        out["misfit_fit"].append(round(relative_misfit(scan.sinograms[i], image, op), 6))
+        out["misfit_seed"].append(round(relative_misfit(scan.sinograms[i], seed, op), 6))
+        out["agreement_db"].append(round(psnr(image, seed), 2))
+        out["iterations"].append(int(res.iterations_run[0]))
+    out["passed"] = all(passes_check(f, m) for f, m in zip(out["misfit_fit"], out["misfit_seed"]))
+    return out

@@ -88,6 +88,9 @@ class ScanPretrain:
     noise_factor : float
         Training noise levels are drawn from ``U(0, noise_factor * m)``, ``m`` the largest
         relative data misfit of the seed rows' images (their data's noise and model error).
+    held_back : int
+        Seed rows left out of the pretraining and fitted from its network as a check (the middle
+        ones of :meth:`seed_rows`); see :func:`tomopy_dip.volume.route.passes_check`.
     """
 
     every: int
@@ -97,6 +100,7 @@ class ScanPretrain:
     batch_size: int = 8
     lr_max: float = 2e-3
     noise_factor: float = 2.0
+    held_back: int = 0
 
     def seed_rows(self, rows: Sequence[int]) -> list[int]:
         """The seed rows of a selection: every ``every``-th, centred in its block.
@@ -111,6 +115,20 @@ class ScanPretrain:
         rows = list(rows)
         first = min(self.every // 2, (len(rows) - 1) // 2)
         return rows[first::self.every]
+
+    def held_back_rows(self, rows: Sequence[int]) -> list[int]:
+        """The seed rows held back from the pretraining (the middle ones of :meth:`seed_rows`,
+        never all of them).
+
+        Examples
+        --------
+        >>> ScanPretrain(every=11, held_back=1).held_back_rows(range(32))
+        [16]
+        """
+        seeds = self.seed_rows(rows)
+        n = min(self.held_back, len(seeds) - 1)
+        first = (len(seeds) - n) // 2
+        return seeds[first:first + n] if n > 0 else []
 
     def fit_keywords(self, keywords: Mapping[str, Any]) -> dict:
         """The keywords of the seed rows' fits: the call's :data:`SEED_KEYWORDS`, then
@@ -217,6 +235,7 @@ def _scan_pretrain(v: Any) -> ScanPretrain:
     """An int K is ``ScanPretrain(every=K)``; the method and keywords are checked with the call's."""
     if isinstance(v, ScanPretrain):
         int_check("scan_pretrain.every", 1)(v.every)
+        int_check("scan_pretrain.held_back", 0)(v.held_back)
         return v
     return ScanPretrain(every=int_check("scan_pretrain", 1)(v))
 

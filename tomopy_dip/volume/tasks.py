@@ -81,9 +81,9 @@ class Task:
     warm_start: bool = False
 
 
-def _record(row: int, res: Any, seconds: float, status: str, i: int = 0) -> dict[str, Any]:
-    """The record of ``row``, slice ``i`` of ``res``."""
-    return {"row": int(row), "status": status, "iterations": int(res.iterations_run[i]),
+def _record(row: int, res: Any, seconds: float, status: str, method: str, i: int = 0) -> dict[str, Any]:
+    """The record of ``row``, slice ``i`` of ``res`` (fitted by ``method``)."""
+    return {"row": int(row), "status": status, "method": method, "iterations": int(res.iterations_run[i]),
             "stop_reason": res.stop_reason[i], "iteration_returned": int(np.atleast_1d(res.iteration)[i]),
             "seconds": round(float(seconds), 3), "scale": float(res.scale[i]),
             "output_range": [float(v) for v in res.output_range[i]]}
@@ -141,9 +141,9 @@ def run_task(task: Task, on_slice: Callable[[dict], None] | None = None) -> dict
         previous = res.networks[0] if task.warm_start else None
         if res.interrupted:
             stopped = True
-            record = _record(row, res, seconds, "interrupted")
+            record = _record(row, res, seconds, "interrupted", task.algorithm)
         else:
-            record = {**_record(row, res, seconds, "done"), "file": results.slice_path(row).name}
+            record = {**_record(row, res, seconds, "done", task.algorithm), "file": results.slice_path(row).name}
             results.write_slice(row, res.images, record, {k: v[:, 0] for k, v in res.history.items()})
         if row in task.preview and not res.interrupted:
             previews[row] = _fbp_image(res, scan.sinograms[i], task.keywords.get("filter_name", "hann"))
@@ -172,9 +172,9 @@ def _run_slab(task: Task, results: Any, scan: Any, on_slice: Callable[[dict], No
         if row not in task.todo:
             continue
         if res.interrupted:
-            record = _record(row, res, seconds, "interrupted", i)
+            record = _record(row, res, seconds, "interrupted", task.algorithm, i)
         else:
-            record = {**_record(row, res, seconds, "done", i), "file": results.slice_path(row).name}
+            record = {**_record(row, res, seconds, "done", task.algorithm, i), "file": results.slice_path(row).name}
             results.write_slice(row, res.images[i], record, {k: v[:, i] for k, v in res.history.items()})
             if row in task.preview:
                 previews[row] = _fbp_image(res, scan.sinograms[i], task.keywords.get("filter_name", "hann"))
