@@ -46,8 +46,11 @@ ROW_KEYWORDS: dict[str, Any] = {"stop_patience": 50}
 #: Pretraining steps on the seed rows (of :class:`ScanPretrain`'s batch and learning rate).
 PRETRAIN_STEPS = 300
 #: The held-back seed row's check: its fit from the network passes when its relative data misfit
-#: is at most this factor times that of its TV-DIP image.
-CHECK_MISFIT_RATIO = 1.25
+#: is at most this factor times that of its TV-DIP image. On the simulated porous scan of
+#: ``benchmarks/scan.py`` (32 rows, 256², 60 views) the held-back row's fit had 1.20 times the
+#: misfit while the route's rows were 1.5 dB under per-row TV-DIP: 1.1 sends that scan to
+#: per-row fits.
+CHECK_MISFIT_RATIO = 1.1
 
 
 @dataclass(frozen=True)
