@@ -21,7 +21,8 @@ processes, one torch thread each):
 - ``volume``: the whole pipeline on the gel's 17 frames written as the rows of a Data Exchange
   file (``results/fips_stack_<size>_<views>.h5``, already -log'd): ``--mode scan`` is
   ``reconstruct_file(..., "edip_fe", scan_pretrain=4)`` (``tomopy-dip recon --scan-pretrain
-  4``), ``--mode tv_dip`` every row by TV-DIP; run the two side by side, one thread each. Total
+  4``), ``--mode tv_dip`` every row by TV-DIP, ``--mode auto`` the default route
+  (:mod:`tomopy_dip.volume.route`); run them side by side, one thread each. Total
   seconds, each row's iterations and seconds, frame 0's PSNR, and how far each row of the one
   lies from the same row of the other;
 - ``--report``: the table, and the break-even: how many slices the pretraining's cost (targets
@@ -150,16 +151,18 @@ def stage_volume(args: argparse.Namespace) -> None:
     path, kw = fips_stack(args)
     reference = kw.pop("reference")
     out = RESULTS / f"fips_stack_{args.size}_{args.views}_{args.mode}"
-    algorithm, extra = ("edip_fe", {"scan_pretrain": 4}) if args.mode == "scan" else ("tv_dip", {})
+    algorithm, extra = {"scan": ("edip_fe", {"scan_pretrain": 4}), "tv_dip": ("tv_dip", {}),
+                        "auto": ("auto", {})}[args.mode]
     t0 = time.perf_counter()
     res = tomopy_dip.reconstruct_file(path, algorithm, out=out, normalize=False, minus_log=False, plan=False,
                                       progress=False, resume=True, **extra, **kw)
     seconds = time.perf_counter() - t0
     save_rows(name(args), {"machine": machine()}, {f"volume:{args.mode}": {
         "seconds": seconds, "timings": res.timings, "psnr_frame0": psnr(res.images[0], reference),
-        "rows": {str(r): {k: res.records[r].get(k) for k in ("iterations", "seconds", "stop_reason")}
+        "rows": {str(r): {k: res.records[r].get(k) for k in ("iterations", "seconds", "stop_reason", "method")}
                  for r in res.rows},
-        "scan_pretrain": res.summary.get("scan_pretrain"), "out": out.name}})
+        "scan_pretrain": res.summary.get("scan_pretrain"), "route": res.summary.get("route"),
+        "fallback": res.summary.get("fallback"), "threads": torch.get_num_threads(), "out": out.name}})
     print(f"volume {args.mode}: {seconds:.0f} s, frame 0 {psnr(res.images[0], reference):.2f} dB", flush=True)
 
 
@@ -226,7 +229,8 @@ def volume_report(args: argparse.Namespace, rows: dict) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--stage", choices=("targets", "pretrain", "fit", "volume"))
-    ap.add_argument("--mode", choices=("scan", "tv_dip"), default="scan", help="--stage volume: which run")
+    ap.add_argument("--mode", choices=("scan", "tv_dip", "auto"), default="scan",
+                    help="--stage volume: which run (auto: reconstruct_file's default route)")
     ap.add_argument("--report", action="store_true")
     ap.add_argument("--size", type=int, default=128)
     ap.add_argument("--views", type=int, default=36)
