@@ -117,7 +117,8 @@ def stage_run(args: argparse.Namespace, mode: str) -> None:
         "row_method": {r: slices[str(r)].get("method") for r in rows},
         "route": summary.get("route"), "scan_pretrain": summary.get("scan_pretrain"),
         "fallback": summary.get("fallback"), "plan": summary["plan"],
-        "machine": machine(), "threads": args.threads, "command": " ".join(cmd[1:]),
+        "machine": machine(), "threads": args.threads,
+        "command": " ".join(cmd[1:]).replace(f"{ROOT}/", ""),  # relative to the repository
     }
     data = load(_name(args))
     data[mode] = result
