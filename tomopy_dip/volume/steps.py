@@ -208,20 +208,17 @@ class VolumeRun:
         self.write_summary(False)
         self.bar = tqdm(total=len(self.todo), disable=not s.progress, unit="slice",
                         desc=f"{self.method.name} volume", dynamic_ncols=True)
-        keywords = self.keywords
+        keywords, method = self.keywords, self.method.name
         try:
             if seeding:  # the seed rows first, then a network pretrained on them for the others
                 self.interrupted = self._run(self._tasks(seeds, seeding.method, seeding.fit_keywords(keywords),
                                                          tasks_of(seeds, s.rows_per_task)))
-                method = self.method.name
                 if not self.interrupted and any(r in self.todo for r in others):
                     keywords = {**keywords, "checkpoint": str(self._pretrain([r for r in seeds if r not in held]))}
                     if held and not self._check_network(held, keywords):  # fall back to per-row fits
                         method, keywords = seeding.method, seeding.fit_keywords(self.keywords)
                 elif not self.interrupted:
                     self.pretraining = "not needed"
-            else:
-                method = self.method.name
             if not self.interrupted:
                 self.interrupted = self._run(self._tasks(others, method, keywords))
         except KeyboardInterrupt:
