@@ -15,10 +15,11 @@ argument, before any long work starts.
 
 from __future__ import annotations
 
-from tomopy_dip.options.checks import (MAX_LR, RULES, bool_check, choice_check, declare_rules, float_check,
-                                       int_check, yes_no)
+from tomopy_dip.options.checks import (MAX_LR, RULES, bool_check, callable_check, choice_check, declare_rules,
+                                       float_check, int_check, optional_check, yes_no)
 from tomopy_dip.options.schema import (_GEOMETRY_KEYWORDS, KEYWORDS, SHARED_KEYWORDS, Keyword, Options, parse_options,
                                        with_changes)
 
 __all__ = ["Keyword", "KEYWORDS", "Options", "parse_options", "with_changes", "SHARED_KEYWORDS",
-           "int_check", "float_check", "choice_check", "bool_check", "declare_rules"]
+           "int_check", "float_check", "choice_check", "bool_check", "optional_check", "callable_check",
+           "declare_rules"]

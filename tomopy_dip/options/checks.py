@@ -17,7 +17,8 @@ import torch
 
 from tomopy_dip.physics.geometry import check_vectors
 
-__all__ = ["int_check", "float_check", "choice_check", "bool_check", "yes_no", "declare_rules", "RULES", "MAX_LR"]
+__all__ = ["int_check", "float_check", "choice_check", "bool_check", "optional_check", "callable_check", "yes_no",
+           "declare_rules", "RULES", "MAX_LR"]
 
 
 # ---------------------------------------------------------------------------- value checks
@@ -97,10 +98,14 @@ def _device(v: Any) -> torch.device:
     return dev
 
 
-def _callback(v: Any) -> Any:
-    if v is not None and not callable(v):
-        raise TypeError(f"callback must be callable or None, got {v!r}")
-    return v
+def callable_check(name: str) -> Callable[[Any], Any]:
+    """Check of a keyword taking a callable or None."""
+    def check(v: Any) -> Any:
+        if v is not None and not callable(v):
+            raise TypeError(f"{name} must be callable or None, got {v!r}")
+        return v
+    return check
+
 
 
 def _int_tuple(name: str) -> Callable[[Any], tuple]:
@@ -130,8 +135,10 @@ def _vectors(value: Any) -> Any:
     return check_vectors(value)
 
 
-def _optional(check: Callable[[Any], Any]) -> Callable[[Any], Any]:
+def optional_check(check: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """``check`` of a keyword that may also be None."""
     return lambda v: None if v is None else check(v)
+
 
 
 #: The rules of the keywords whose values are rules of the fitting engine (``select``,

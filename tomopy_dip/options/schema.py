@@ -7,9 +7,9 @@ from dataclasses import dataclass, field, fields, make_dataclass, replace
 from typing import Any, Callable, Mapping, Sequence
 
 from tomopy_dip.networks import DEFAULT_WIDTH, UNetConfig, default_channels, default_skip_channels
-from tomopy_dip.options.checks import (MAX_LR, _backtrack, _callback, _device, _dims, _init_network, _int_list_text,
-                                       _int_tuple, _memory, _optional, _seed, _select, _stop, _vectors, bool_check,
-                                       choice_check, float_check, int_check)
+from tomopy_dip.options.checks import (MAX_LR, _backtrack, _device, _dims, _init_network, _int_list_text,
+                                       _int_tuple, _memory, _seed, _select, _stop, _vectors, bool_check, callable_check,
+                                       choice_check, float_check, int_check, optional_check)
 from tomopy_dip.physics.fbp import FILTERS
 from tomopy_dip.physics.geometry import BEAMS, PROJECTORS
 from tomopy_dip.physics.projector import BACKENDS
@@ -84,7 +84,7 @@ _SHARED = [
     _kw("seed", 0, _seed, "seed of the network and its input", int),
     _kw("device", None, _device, "torch device: cpu, cuda, cuda:1 (default: cuda when available)", str),
     _kw("progress", True, bool_check("progress"), "show a progress bar"),
-    _kw("callback", None, _callback,
+    _kw("callback", None, callable_check("callback"),
         "called with {slice, iteration, loss, image, estimate} every callback_every iterations"),
     _kw("callback_every", 1, int_check("callback_every", 1), "iterations between callback calls"),
     _kw("init_network", None, _init_network,
@@ -103,7 +103,7 @@ _SHARED = [
         "network and optimiser of that lowest loss and halve the learning rate; 0 = off", float),
     _kw("filter_name", "hann", choice_check("filter_name", FILTERS),
         "FBP filter of the data scaling and the FBP input", str),
-    _kw("batch_size", None, _optional(int_check("batch_size", 1)),
+    _kw("batch_size", None, optional_check(int_check("batch_size", 1)),
         "no effect (kept for old scripts): every slice is fitted by its own network"),
     _kw("backend", "auto", choice_check("backend", BACKENDS), "projector backend: auto, matrix or astra", str),
     _kw("memory_limit", None, _memory, "bytes the projector's system matrix may use"),
@@ -114,34 +114,34 @@ _SHARED = [
         "dims=3: rows per slab (a call with more rows is fitted as overlapping slabs)", int),
     _kw("slab_overlap", 4, int_check("slab_overlap", 0),
         "dims=3: rows shared by neighbouring slabs, blended linearly (fewer than slab)", int),
-    _kw("channels", None, _optional(_int_tuple("channels")),
+    _kw("channels", None, optional_check(_int_tuple("channels")),
         "U-Net feature channels per scale, e.g. 32,32,64,64,128 (default: 32 per scale, as many "
         "scales as bring the image to about 16 pixels: 4 at 128², 5 at 256²)", _int_list_text, "C1,C2,..."),
-    _kw("skip_channels", None, _optional(_int_tuple("skip_channels")),
+    _kw("skip_channels", None, optional_check(_int_tuple("skip_channels")),
         "U-Net skip channels per scale, e.g. 0,0,0,4,4 (default: by the network input)",
         _int_list_text, "C1,C2,..."),
-    _kw("norm_groups", UNetConfig.norm_groups, _optional(int_check("norm_groups", 1)),
+    _kw("norm_groups", UNetConfig.norm_groups, optional_check(int_check("norm_groups", 1)),
         "GroupNorm groups of the U-Net (default: one per channel)"),
     _kw("out_activation", UNetConfig.out_activation, choice_check("out_activation", ("none", "sigmoid")),
         "output non-linearity of the U-Net: sigmoid or none"),
-    _kw("num_gridx", None, _optional(int_check("num_gridx", 1)),
+    _kw("num_gridx", None, optional_check(int_check("num_gridx", 1)),
         "output rows (TomoPy's num_gridx; default: detector width)", int),
-    _kw("num_gridy", None, _optional(int_check("num_gridy", 1)),
+    _kw("num_gridy", None, optional_check(int_check("num_gridy", 1)),
         "output columns (TomoPy's num_gridy; default: detector width)", int),
     _kw("beam", "parallel", choice_check("beam", BEAMS),
         "beam: parallel, fanflat or cone (cone: the rows are one volume, dims=3, ASTRA's CUDA projectors)", str),
-    _kw("source_origin", None, _optional(float_check("source_origin", 0.0, strict=True)),
+    _kw("source_origin", None, optional_check(float_check("source_origin", 0.0, strict=True)),
         "fan and cone beam: source to rotation axis, in image pixels", float),
-    _kw("origin_detector", None, _optional(float_check("origin_detector", 0.0, strict=True)),
+    _kw("origin_detector", None, optional_check(float_check("origin_detector", 0.0, strict=True)),
         "fan and cone beam: rotation axis to detector, in image pixels", float),
-    _kw("detector_spacing", None, _optional(float_check("detector_spacing", 0.0, strict=True)),
+    _kw("detector_spacing", None, optional_check(float_check("detector_spacing", 0.0, strict=True)),
         "detector pixel pitch in image pixels (default 1)", float),
-    _kw("detector_row_spacing", None, _optional(float_check("detector_row_spacing", 0.0, strict=True)),
+    _kw("detector_row_spacing", None, optional_check(float_check("detector_row_spacing", 0.0, strict=True)),
         "cone beam: pitch of the detector rows in image pixels (default detector_spacing)", float),
-    _kw("vectors", None, _optional(_vectors),
+    _kw("vectors", None, optional_check(_vectors),
         "cone beam: the whole geometry as ASTRA cone_vec vectors, (nproj, 12) in voxel units, or a .npy or "
         "text file of them (instead of source_origin, origin_detector, the spacings and center)"),
-    _kw("projector", None, _optional(choice_check("projector", sum(PROJECTORS.values(), ()))),
+    _kw("projector", None, optional_check(choice_check("projector", sum(PROJECTORS.values(), ()))),
         "ASTRA projector: line, linear, strip (parallel), line_fanflat (fan beam), cuda3d (cone beam)", str),
 ]
 

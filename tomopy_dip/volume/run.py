@@ -15,7 +15,8 @@
    ``scan_pretrain`` (:mod:`~tomopy_dip.volume.seeding`); each finished slice is written at once
    as ``recon_NNNNN.tiff`` with its history, and ``summary.json`` is updated as tasks finish
    (:mod:`~tomopy_dip.volume.outputs`);
-5. :meth:`~tomopy_dip.volume.steps.VolumeRun.finish`: previews (``recon.png``: FBP beside the result; ``convergence.png``)
+5. :meth:`~tomopy_dip.volume.steps.VolumeRun.finish`: previews (``recon.png``: FBP beside the
+   result; ``convergence.png``)
    and the final summary.
 
 A run stopped by Ctrl-C keeps every finished slice; ``resume=True`` fits only the rest.
@@ -100,9 +101,9 @@ def reconstruct_file(path: str | os.PathLike, algorithm: str = AUTO, *, out: str
         a task that is not complete.
     scan_pretrain : int or ScanPretrain, optional
         EDIP / EDIP-FE (or ``"auto"``) pretrained on the scan itself
-        (:mod:`~tomopy_dip.volume.seeding`): every K-th selected row is reconstructed first by TV-DIP, a network is pretrained on
-        those rows (``scan_pretrain.safetensors`` in ``out``, resumable) and the other rows are
-        fitted from it. The pretraining runs in this process, also with a ``scheduler``.
+        (:mod:`~tomopy_dip.volume.seeding`): every K-th selected row is reconstructed first by
+        TV-DIP, a network is pretrained on those rows (``scan_pretrain.safetensors`` in ``out``,
+        resumable) and the other rows are fitted from it. The pretraining runs in this process, also with a ``scheduler``.
     plan : bool
         Time a few iterations of one slice for the plan's time estimate.
     progress : bool

@@ -22,7 +22,8 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from tomopy_dip.options import _GEOMETRY_KEYWORDS, Keyword, bool_check, int_check
+from tomopy_dip.options import (_GEOMETRY_KEYWORDS, Keyword, bool_check, callable_check, choice_check, int_check,
+                                optional_check)
 
 __all__ = ["FILE_KEYWORDS", "FileSettings", "parse_file_settings", "ScanPretrain", "SettingError",
            "ROWS_PER_TASK", "SEED_KEYWORDS", "CENTER_METHODS", "READERS", "local_workers", "center_text",
@@ -159,18 +160,6 @@ def _center_method(v: Any) -> str:
     return v
 
 
-def _choice(name: str, allowed: tuple) -> Callable[[Any], Any]:
-    def check(v: Any) -> Any:
-        if not isinstance(v, str) or v not in allowed:
-            raise ValueError(f"{name} must be one of {', '.join(map(repr, allowed))}, got {v!r}")
-        return v
-    return check
-
-
-def _optional(check: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    return lambda v: None if v is None else check(v)
-
-
 def _path(name: str) -> Callable[[Any], Any]:
     def check(v: Any) -> Any:
         if not isinstance(v, (str, os.PathLike)):
@@ -240,38 +229,28 @@ def _scan_pretrain(v: Any) -> ScanPretrain:
     return ScanPretrain(every=int_check("scan_pretrain", 1)(v))
 
 
-def _report(v: Any) -> Any:
-    if not callable(v):
-        raise TypeError(f"report must be callable or None, got {v!r}")
-    return v
-
-
-def _kw(name: str, default: Any, check: Callable[[Any], Any], help: str) -> Keyword:
-    return Keyword(name, default, check, help)
-
-
 #: The settings of :func:`~tomopy_dip.volume.reconstruct_file` (the method's keywords aside).
 FILE_KEYWORDS: dict[str, Keyword] = {k.name: k for k in [
-    _kw("out", None, _optional(_path("out")), "output directory (default ./<file stem>-<algorithm>)"),
-    _kw("slices", None, _selection("slices", False), "detector rows to read, (start, stop[, step]); default all"),
-    _kw("proj", None, _selection("proj", True), "projections to read, (start, stop[, step]); default all"),
-    _kw("center", "auto", _center, "rotation centre in the file's detector pixels, or 'auto'"),
-    _kw("center_method", "vo", _center_method, "centre finder of center='auto': 'vo' or 'entropy'"),
-    _kw("center_row", None, _optional(_center_row), "selected row the centre is found on (default: middle)"),
-    _kw("downsample", 1, int_check("downsample", 1), "bin this many detector pixels into one"),
-    _kw("normalize", True, bool_check("normalize"), "normalise with the flats and darks"),
-    _kw("minus_log", True, bool_check("minus_log"), "take -log of the normalised data"),
-    _kw("reader", "auto", _choice("reader", READERS), "file reader"),
-    _kw("exchange_rank", 0, int_check("exchange_rank", 0), "read group exchange{K} instead of exchange"),
-    _kw("resume", False, bool_check("resume"), "keep the slices finished with the same settings"),
-    _kw("overwrite", False, bool_check("overwrite"), "replace the files of an earlier run"),
-    _kw("scheduler", None, _optional(_scheduler), "Dask client, scheduler address or 'local:N'"),
-    _kw("rows_per_task", ROWS_PER_TASK, int_check("rows_per_task", 1), "rows a task reads, fits and writes"),
-    _kw("warm_start", False, bool_check("warm_start"), "each row starts from the network of the row before"),
-    _kw("scan_pretrain", None, _optional(_scan_pretrain), "EDIP pretrained on every K-th row of the scan"),
-    _kw("plan", True, bool_check("plan"), "time a few iterations for the plan's time estimate"),
-    _kw("progress", True, bool_check("progress"), "progress bars"),
-    _kw("report", None, _optional(_report), "called with each step message instead of logging it"),
+    Keyword("out", None, optional_check(_path("out")), "output directory (default ./<file stem>-<algorithm>)"),
+    Keyword("slices", None, _selection("slices", False), "detector rows to read, (start, stop[, step]); default all"),
+    Keyword("proj", None, _selection("proj", True), "projections to read, (start, stop[, step]); default all"),
+    Keyword("center", "auto", _center, "rotation centre in the file's detector pixels, or 'auto'"),
+    Keyword("center_method", "vo", _center_method, "centre finder of center='auto': 'vo' or 'entropy'"),
+    Keyword("center_row", None, optional_check(_center_row), "selected row the centre is found on (default: middle)"),
+    Keyword("downsample", 1, int_check("downsample", 1), "bin this many detector pixels into one"),
+    Keyword("normalize", True, bool_check("normalize"), "normalise with the flats and darks"),
+    Keyword("minus_log", True, bool_check("minus_log"), "take -log of the normalised data"),
+    Keyword("reader", "auto", choice_check("reader", READERS), "file reader"),
+    Keyword("exchange_rank", 0, int_check("exchange_rank", 0), "read group exchange{K} instead of exchange"),
+    Keyword("resume", False, bool_check("resume"), "keep the slices finished with the same settings"),
+    Keyword("overwrite", False, bool_check("overwrite"), "replace the files of an earlier run"),
+    Keyword("scheduler", None, optional_check(_scheduler), "Dask client, scheduler address or 'local:N'"),
+    Keyword("rows_per_task", ROWS_PER_TASK, int_check("rows_per_task", 1), "rows a task reads, fits and writes"),
+    Keyword("warm_start", False, bool_check("warm_start"), "each row starts from the network of the row before"),
+    Keyword("scan_pretrain", None, optional_check(_scan_pretrain), "EDIP pretrained on every K-th row of the scan"),
+    Keyword("plan", True, bool_check("plan"), "time a few iterations for the plan's time estimate"),
+    Keyword("progress", True, bool_check("progress"), "progress bars"),
+    Keyword("report", None, callable_check("report"), "called with each step message instead of logging it"),
 ]}
 
 FileSettings = make_dataclass("FileSettings", [(k.name, Any) for k in FILE_KEYWORDS.values()], frozen=True)

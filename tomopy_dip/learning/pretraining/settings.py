@@ -21,7 +21,7 @@ from typing import Any, Callable, Mapping
 import numpy as np
 
 from tomopy_dip.learning.phantoms import PHANTOM_KINDS, ImageFamily
-from tomopy_dip.options import KEYWORDS, Keyword, bool_check, choice_check, int_check
+from tomopy_dip.options import KEYWORDS, Keyword, bool_check, choice_check, int_check, optional_check
 from tomopy_dip.physics.fbp import FILTERS
 from tomopy_dip.physics.geometry import BEAMS
 from tomopy_dip.physics.projector import BACKENDS
@@ -110,10 +110,6 @@ def value_range(value: Any, name: str) -> tuple[float, float]:
     return lo, hi
 
 
-def _optional(check: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    return lambda v: None if v is None else check(v)
-
-
 def _count(name: str, lo: int = 1) -> Callable[[Any], int]:
     """A Python or NumPy integer ``>= lo`` (a :class:`ValueError` otherwise), as an int."""
     def check(v: Any) -> int:
@@ -192,7 +188,7 @@ def _set(name: str, default: Any, check: Callable[[Any], Any], help: str, parse:
 def _choice(name: str, default: Any, choices: tuple, help: str, optional: bool = False,
             parse: Any = str) -> Setting:
     check = choice_check(name, choices)
-    return Setting(name, default, _optional(check) if optional else check, help, parse, choices=choices)
+    return Setting(name, default, optional_check(check) if optional else check, help, parse, choices=choices)
 
 
 def _shared(name: str, help: str | None = None, **cli: Any) -> Setting:
@@ -215,9 +211,9 @@ _SETTINGS = [
          "peak learning rate of the one-cycle schedule (EDIP's)", float),
     _set("weight_decay", 1e-5, _number("weight_decay", positive=False), "Adam's weight decay (EDIP's)", float),
     _set("val_size", 32, _count("val_size"), "validation phantoms (a fixed set, disjoint from training)", int),
-    _set("val_every", None, _optional(_count("val_every", 0)),
+    _set("val_every", None, optional_check(_count("val_every", 0)),
          "steps between validations (default: num_steps / 20, rounded up)", int),
-    _set("checkpoint_every", None, _optional(_count("checkpoint_every", 0)),
+    _set("checkpoint_every", None, optional_check(_count("checkpoint_every", 0)),
          "steps between periodic checkpoints (default: num_steps / 4, rounded up; 0: none)", int),
     _set("seed", 0, KEYWORDS["seed"].check, "seed of the data and of the initial weights", int),
     _set("resume", True, bool_check("resume"),
@@ -230,11 +226,11 @@ _SETTINGS = [
     _choice("phantoms", None, PHANTOM_KINDS,
             "training phantoms: ellipses (EDIP's random ellipses, the default without images), "
             "holed_discs (discs of one material with holes) or images (the default with images)", optional=True),
-    _set("images", None, _optional(ImageFamily),
+    _set("images", None, optional_check(ImageFamily),
          "images (n, num_gridx, num_gridy) to train on, rotated and mirrored (phantoms images)"),
-    _set("level", None, _optional(_level), "intensity-level augmentation: each target's maximum "
+    _set("level", None, optional_check(_level), "intensity-level augmentation: each target's maximum "
          "drawn from U(LO, HI), 0 < LO <= HI <= 1", float, nargs=2, metavar=("LO", "HI")),
-    _set("blur", None, _optional(lambda v: value_range(v, "blur")),
+    _set("blur", None, optional_check(lambda v: value_range(v, "blur")),
          "Gaussian blur of the phantoms (standard deviation in pixels), or LO HI: drawn per sample",
          float, nargs="+", metavar="PIXELS"),
     _set("channels", None, KEYWORDS["channels"].check,
@@ -245,13 +241,13 @@ _SETTINGS = [
          f"GroupNorm groups of the U-Net (default {PRETRAIN_NORM_GROUPS}; the channel count: per channel)", int),
     _choice("out_activation", None, ("none", "sigmoid"),
             "output non-linearity of the U-Net (default: the engine's)", optional=True),
-    _set("serves", None, _optional(_instance("serves", Mapping, f"a dict {_SERVES}")),
+    _set("serves", None, optional_check(_instance("serves", Mapping, f"a dict {_SERVES}")),
          f"what the checkpoint serves, {_SERVES} (default: close to the trained view counts and size)"),
     _set("device", None, KEYWORDS["device"].check, KEYWORDS["device"].help, str),
     _choice("backend", "auto", BACKENDS, "projector backend (the matrix is fastest)"),
-    _set("threads", None, _optional(int_check("threads", 0)), "torch threads during the run", int),
+    _set("threads", None, optional_check(int_check("threads", 0)), "torch threads during the run", int),
     _set("progress", True, bool_check("progress"), "show a progress bar with loss and validation PSNR", bool),
-    _set("command", None, _optional(_instance("command", str, "a string")),
+    _set("command", None, optional_check(_instance("command", str, "a string")),
          "the command that produced the file, stored in its metadata (default: an equivalent Python call)"),
     _set("description", "", _instance("description", str, "a string"), "free text stored in the metadata",
          str, metavar="TEXT"),
@@ -259,7 +255,7 @@ _SETTINGS = [
          "called after every step with {step, loss, lr, val_psnr} (val_psnr None when not validated)"),
     _set("dims", 2, KEYWORDS["dims"].check,
          "2: a 2-D U-Net on slices; 3: a 3-D U-Net on slabs of random ellipsoids", int, choices=(2, 3)),
-    _set("slab", None, _optional(KEYWORDS["slab"].check),
+    _set("slab", None, optional_check(KEYWORDS["slab"].check),
          f"dims=3: rows per training slab (default the fitting keyword's, {KEYWORDS['slab'].default})", int),
     _shared("beam", "beam: parallel or fanflat (pretraining for cone beam is not implemented)", choices=BEAMS),
     _shared("source_origin"),
