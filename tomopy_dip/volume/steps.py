@@ -56,7 +56,6 @@ class VolumeRun:
         self.settings, self.seeding = settings, seeding
         self.algorithm = algorithm or method.name  # as the caller named it ("auto": see route)
         self.route: Route | None = None
-        self.check: dict[str, Any] = {}
         self.say: Callable[[str], None] = settings.report or log.info
         self.out = (Path(settings.out).expanduser() if settings.out is not None
                     else Path.cwd() / f"{path.stem}-{self.algorithm}")
@@ -268,21 +267,22 @@ class VolumeRun:
     def _check_network(self, held: list, keywords: dict) -> bool:
         """Fit the held-back seed rows from the scan's network and compare with their TV-DIP
         images (:func:`~tomopy_dip.volume.route.passes_check`); False (and said) when it fails."""
-        self.check = check_held_back(held, self.source, self.results, self.first.theta, self.center,
-                                     self.method.name, keywords, self.options)
-        self.seeded.setdefault("scan_pretrain", {})["check"] = self.check
-        if self.check.get("interrupted"):
+        check = check_held_back(held, self.source, self.results, self.first.theta, self.center,
+                                self.method.name, keywords, self.options)
+        self.seeded.setdefault("scan_pretrain", {})["check"] = check
+        if check.get("interrupted"):
             raise KeyboardInterrupt
-        if not self.check["passed"]:
-            self.say(f"Check failed: on held-back seed {rows_text(held)} the network's fit has a data misfit of "
-                     f"{max(self.check['misfit_fit']):.4g} against {max(self.check['misfit_seed']):.4g} for "
-                     f"{self.seeding.method}: the other rows are fitted by {self.seeding.method}, row by row")
-            self.seeded["fallback"] = f"per-row {self.seeding.method}: the network failed its check"
+        seed = self.seeding.method
+        misfits = (f"data misfit {max(check['misfit_fit']):.4g} against {max(check['misfit_seed']):.4g} for "
+                   f"{seed}")
+        if not check["passed"]:
+            self.say(f"Check failed: on held-back seed {rows_text(held)} the network's fit has a {misfits}: the "
+                     f"other rows are fitted by {seed}, row by row")
+            self.seeded["fallback"] = f"per-row {seed}: the network failed its check"
         else:
-            self.say(f"Check passed on held-back seed {rows_text(held)}: data misfit "
-                     f"{max(self.check['misfit_fit']):.4g} against {max(self.check['misfit_seed']):.4g} for "
-                     f"{self.seeding.method}; the images agree to {min(self.check['agreement_db']):.1f} dB")
-        return bool(self.check["passed"])
+            self.say(f"Check passed on held-back seed {rows_text(held)}: {misfits}; the images agree to "
+                     f"{min(check['agreement_db']):.1f} dB")
+        return bool(check["passed"])
 
     def write_summary(self, final: bool) -> None:
         """Write ``summary.json`` as things stand (``final``: the run has ended)."""
