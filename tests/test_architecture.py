@@ -236,6 +236,39 @@ def test_modules_are_small():
     assert not long, f"modules over {MAX_LINES} lines:\n" + "\n".join(long)
 
 
+def _private(name: str) -> bool:
+    return name.startswith("_") and not name.startswith("__") and name != "_version"
+
+
+def _private_reads(modules: dict[str, Path]) -> list[str]:
+    """``from X import _name`` or an import of a private module ``..._mod`` where ``X`` lies in
+    another top-level unit than the importing module."""
+    found = []
+    for module, path in modules.items():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
+            if isinstance(node, ast.ImportFrom):
+                base = _base(node, module, path)
+                names = [(base, a.name) for a in node.names]
+            elif isinstance(node, ast.Import):
+                names = [a.name.rpartition(".")[::2] for a in node.names]
+            else:
+                continue
+            for where, name in names:
+                owner = _resolve(f"{where}.{name}", modules) or _resolve(where, modules)
+                if owner is None or _unit(owner) == _unit(module):
+                    continue
+                parts = f"{where}.{name}".split(".")[1:]
+                if any(_private(part) for part in parts):
+                    found.append(f"{module} (line {node.lineno}) reads {where}.{name}")
+    return sorted(set(found))
+
+
+def test_no_private_names_read_across_units():
+    modules, _ = _package()
+    found = _private_reads(modules)
+    assert not found, "private names read from another top-level unit:\n" + "\n".join(found)
+
+
 # ---------------------------------------------------------------------------- the checks themselves
 def _fake_package(tmp_path: Path, files: dict[str, str]) -> dict[str, Path]:
     for name, text in files.items():
@@ -266,3 +299,16 @@ def test_imports_are_resolved_and_cycles_found(tmp_path):
     assert _shortest_cycle(cycles[0], _imports(modules)) == [
         "tomopy_dip.fitting.engine", "tomopy_dip.fitting.loop", "tomopy_dip.fitting.engine"]
     assert [_unit(m) for m in sorted(modules)] == ["__init__", "fitting", "fitting", "fitting", "methods"]
+
+
+def test_private_reads_are_found(tmp_path):
+    modules = _fake_package(tmp_path, {
+        "__init__.py": "from tomopy_dip._version import __version__\n",
+        "data/__init__.py": "", "data/_reader.py": "def _slice(): pass\nX = 1\n",
+        "data/files.py": "from tomopy_dip.data._reader import _slice\n",  # the same unit: free
+        "volume/__init__.py": "def f():\n    from tomopy_dip.data._reader import X\n    from ..data import files\n",
+        "volume/scan.py": "from tomopy_dip.data.files import _slice\n",
+        "_version.py": "__version__ = '0'\n",
+    })
+    assert _private_reads(modules) == ["tomopy_dip.volume (line 2) reads tomopy_dip.data._reader.X",
+                                       "tomopy_dip.volume.scan (line 1) reads tomopy_dip.data.files._slice"]

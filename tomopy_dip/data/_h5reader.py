@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["DATA", "WHITE", "DARK", "THETA", "Probe", "ReadFailure", "dtype_text", "group", "probe",
+__all__ = ["as_slice", "DATA", "WHITE", "DARK", "THETA", "Probe", "ReadFailure", "dtype_text", "group", "probe",
            "read_h5py"]
 
 #: Dataset names inside a Data Exchange group.
@@ -48,7 +48,7 @@ def group(exchange_rank: int) -> str:
     return "exchange" if not exchange_rank else f"exchange{int(exchange_rank)}"
 
 
-def _as_slice(s: Any, name: str) -> slice:
+def as_slice(s: Any, name: str) -> slice:
     """dxchange's slice spec (None, int, (start, end[, step]) or slice) as a slice."""
     if s is None:
         return slice(None)

@@ -26,12 +26,12 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from tomopy_dip.data._h5reader import (DARK, DATA, THETA, WHITE, Probe, ReadFailure, _as_slice, dtype_text,
+from tomopy_dip.data._h5reader import (DARK, DATA, THETA, WHITE, Probe, ReadFailure, as_slice, dtype_text,
                                        group, probe, read_h5py)
 from tomopy_dip.data.angles import RADIAN_LIMIT, RADIAN_MIN_ANGLES, RADIAN_MIN_SPAN, theta_unit
 
 __all__ = ["DataFileError", "ExchangeData", "dxchange_available", "read_data_exchange", "read_aps_32id",
-           "theta_unit"]
+           "theta_unit", "as_slice", "group", "DATA", "WHITE", "DARK"]
 
 log = logging.getLogger(__name__)
 
@@ -254,7 +254,7 @@ def read_data_exchange(path: str | os.PathLike, proj: Any = None, sino: Any = No
     if reader not in ("aps_32id", "dx"):
         raise ValueError(f"reader must be 'aps_32id' or 'dx', got {reader!r}")
     p = _check_path(path)
-    ps, ss = _as_slice(proj, "proj"), _as_slice(sino, "sino")
+    ps, ss = as_slice(proj, "proj"), as_slice(sino, "sino")
     dx = _import_dxchange() if backend in ("auto", "dxchange") else None
     if backend == "dxchange" and dx is None:
         raise DataFileError(

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 from tomopy_dip.options.checks import (MAX_LR, RULES, bool_check, callable_check, choice_check, declare_rules,
                                        float_check, int_check, optional_check, yes_no)
-from tomopy_dip.options.schema import (_GEOMETRY_KEYWORDS, KEYWORDS, SHARED_KEYWORDS, Keyword, Options, parse_options,
+from tomopy_dip.options.schema import (GEOMETRY_KEYWORDS, KEYWORDS, SHARED_KEYWORDS, Keyword, Options, parse_options,
                                        with_changes)
 
 __all__ = ["Keyword", "KEYWORDS", "Options", "parse_options", "with_changes", "SHARED_KEYWORDS",
-           "int_check", "float_check", "choice_check", "bool_check", "optional_check", "callable_check",
+           "GEOMETRY_KEYWORDS", "int_check", "float_check", "choice_check", "bool_check", "optional_check", "callable_check",
            "declare_rules"]

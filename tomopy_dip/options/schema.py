@@ -14,7 +14,7 @@ from tomopy_dip.physics.fbp import FILTERS
 from tomopy_dip.physics.geometry import BEAMS, PROJECTORS
 from tomopy_dip.physics.projector import BACKENDS
 
-__all__ = ["Keyword", "KEYWORDS", "SHARED_KEYWORDS", "Options", "parse_options", "with_changes"]
+__all__ = ["Keyword", "KEYWORDS", "SHARED_KEYWORDS", "GEOMETRY_KEYWORDS", "Options", "parse_options", "with_changes"]
 
 
 # ---------------------------------------------------------------------------- the schema
@@ -151,7 +151,7 @@ KEYWORDS: dict[str, Keyword] = {k.name: k for k in _SHARED}
 #: Names of :data:`KEYWORDS`.
 SHARED_KEYWORDS: tuple[str, ...] = tuple(KEYWORDS)
 
-_GEOMETRY_KEYWORDS = ("num_gridx", "num_gridy", "beam", "source_origin", "origin_detector",
+GEOMETRY_KEYWORDS = ("num_gridx", "num_gridy", "beam", "source_origin", "origin_detector",
                       "detector_spacing", "projector", "detector_row_spacing", "vectors")
 
 
@@ -187,7 +187,7 @@ class _OptionsBase:
 
     def geometry_keywords(self) -> dict:
         """The keywords of :class:`~tomopy_dip.physics.geometry.Geometry`."""
-        return {k: getattr(self, k) for k in _GEOMETRY_KEYWORDS}
+        return {k: getattr(self, k) for k in GEOMETRY_KEYWORDS}
 
 
 Options = make_dataclass(

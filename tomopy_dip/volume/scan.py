@@ -18,8 +18,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from tomopy_dip.data import preprocess as pp
-from tomopy_dip.data._h5reader import DARK, DATA, WHITE, group
-from tomopy_dip.data.exchange import DataFileError, read_data_exchange
+from tomopy_dip.data.exchange import DARK, DATA, WHITE, DataFileError, as_slice, group, read_data_exchange
 from tomopy_dip.physics.geometry import check_center
 from tomopy_dip.volume.settings import SettingError
 
@@ -232,9 +231,8 @@ def resolve_rows(slices: Any, nrows: int, path: str | os.PathLike = "the file") 
     >>> resolve_rows((0, 3, 2), 10), resolve_rows(None, 3), resolve_rows((8, 20), 10)
     ([0, 2], [0, 1, 2], [8, 9])
     """
-    from tomopy_dip.data.exchange import _as_slice
-
-    rows = list(range(*_as_slice(slices, "slices").indices(nrows)))
+    
+    rows = list(range(*as_slice(slices, "slices").indices(nrows)))
     if not rows:
         raise DataFileError(f"{path}: the selection slices={slices!r} picks no row of its {nrows} row(s)")
     return rows

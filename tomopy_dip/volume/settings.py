@@ -22,7 +22,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from tomopy_dip.options import (_GEOMETRY_KEYWORDS, Keyword, bool_check, callable_check, choice_check, int_check,
+from tomopy_dip.options import (GEOMETRY_KEYWORDS, Keyword, bool_check, callable_check, choice_check, int_check,
                                 optional_check)
 
 __all__ = ["FILE_KEYWORDS", "FileSettings", "parse_file_settings", "ScanPretrain", "SettingError",
@@ -34,7 +34,7 @@ ROWS_PER_TASK = 4
 #: The keywords the seed rows' fits of ``scan_pretrain`` take from the call: those describing the
 #: data, the grid and the machine. The others (iterations, learning rate, stopping, ...) tune
 #: EDIP's fine-tuning.
-SEED_KEYWORDS = (*_GEOMETRY_KEYWORDS, "device", "precision", "backend", "memory_limit", "filter_name", "seed")
+SEED_KEYWORDS = (*GEOMETRY_KEYWORDS, "device", "precision", "backend", "memory_limit", "filter_name", "seed")
 #: The centre finders of ``center="auto"``.
 CENTER_METHODS = ("vo", "entropy")
 #: The file readers (:func:`tomopy_dip.data.exchange.read_data_exchange`).
@@ -172,11 +172,11 @@ def _selection(name: str, as_tuple: bool) -> Callable[[Any], Any]:
     """``(start, stop[, step])``, a slice or an int; as a plain tuple (what a task carries)
     with ``as_tuple``, else as given (its rows are picked once the file's size is known)."""
     def check(v: Any) -> Any:
-        from tomopy_dip.data.exchange import _as_slice
+        from tomopy_dip.data.exchange import as_slice
 
         if v is None:
             return None
-        s = _as_slice(v, name)
+        s = as_slice(v, name)
         return (s.start, s.stop, s.step) if as_tuple else v
     return check
 
