@@ -98,3 +98,31 @@ def test_auto_refuses_what_cannot_apply_before_the_file_is_read(tmp_path):
     with pytest.raises(TypeError, match="inner_steps"):  # a keyword of neither of auto's methods
         reconstruct_file(missing, out=tmp_path / "o", inner_steps=3)
     assert not (tmp_path / "o").exists()
+
+
+def test_dask_runs_the_seed_rows_then_the_others_and_writes_the_serial_files(scan, tmp_path):
+    """The seed rows in parallel, the pretraining and the check once, then the other rows in
+    parallel: the same slices, the same checkpoint and the same check as a serial run."""
+    distributed = pytest.importorskip("distributed")
+    serial = reconstruct_file(scan, "auto", out=tmp_path / "serial", rows_per_task=1, scan_pretrain=SEEDING, **QUICK)
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                       dashboard_address=None)
+    client = distributed.Client(cluster)
+    try:
+        client.run(lambda: __import__("torch").set_num_threads(1))
+        dask = reconstruct_file(scan, "auto", out=tmp_path / "dask", rows_per_task=1, scan_pretrain=SEEDING,
+                                scheduler=client, **QUICK)
+    finally:
+        client.close()
+        cluster.close()
+    assert dask.done == serial.done == [0, 1, 2, 3]
+    np.testing.assert_array_equal(_stack(dask), _stack(serial))
+    a, b = (json.loads((tmp_path / d / "summary.json").read_text())["scan_pretrain"] for d in ("serial", "dask"))
+    from tomopy_dip.learning.checkpoints.format import read_metadata
+
+    weights = [read_metadata(tmp_path / d / info["checkpoint"])["weights_sha256"]
+               for d, info in (("serial", a), ("dask", b))]
+    assert weights[0] == weights[1] and a["check"] == b["check"]  # the files differ only in their timings
+    methods = [json.loads((tmp_path / "dask" / "summary.json").read_text())["slices"][str(r)]["method"]
+               for r in range(4)]
+    assert methods[1] == methods[3] == "tv_dip"
