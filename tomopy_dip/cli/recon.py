@@ -175,6 +175,10 @@ def add_cli(sub: "argparse._SubParsersAction") -> argparse.ArgumentParser:
     _add_threads(r)
     k = r.add_argument_group("algorithm keywords (see 'Choosing a method' in the docs)")
     _add_keyword_options(k)
+    k.add_argument("--uncertainty", dest="kw_uncertainty", action="store_const", const=True, default=None,
+                   help="write uncertainty_NNNNN.tiff beside each slice: one standard deviation per pixel, from "
+                        "the spread of the late iterates (--set uncertainty=ensemble: from fits with several "
+                        "seeds, a few times the cost)")
     k.add_argument("--set", dest="kw_set", type=_key_value, action="append", default=[],
                    metavar="KEY=VALUE", help="any other keyword of tomopy_dip.reconstruct (repeatable)")
     _add_common(r)
@@ -244,6 +248,7 @@ def _terminate_as_interrupt() -> Iterator[dict]:
 
 def _run(args: argparse.Namespace) -> int:
     from tomopy_dip.volume import SettingError, reconstruct_file, rows_text
+    from tomopy_dip.volume.outputs import uncertainty_name
     from tomopy_dip.volume.tasks import require_dask
     quiet = args.quiet
     kw = _collect_keywords(args, _methods_of(args.algorithm))
@@ -296,6 +301,10 @@ def _run(args: argparse.Namespace) -> int:
         first, last = r.out / r.records[done[0]]["file"], r.out / r.records[done[-1]]["file"]
         print(f"    {len(done)} slice file(s) {first.name}" + (f" .. {last.name}" if len(done) > 1 else "")
               + f"  ({gx} x {gy} float32)")
+        if r.settings.get("keywords", {}).get("uncertainty"):
+            names = [uncertainty_name(row) for row in (done[0], done[-1])]
+            print(f"    {len(done)} uncertainty map(s) {names[0]}" + (f" .. {names[1]}" if len(done) > 1 else "")
+                  + "  (one standard deviation per pixel)")
     for name in r.files:
         print(f"    {name}")
     if r.interrupted:

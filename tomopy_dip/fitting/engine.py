@@ -67,6 +67,7 @@ from tomopy_dip.fitting.method import Method, get_method
 from tomopy_dip.fitting.problem import check_sinograms, slice_centers, slice_geometries
 from tomopy_dip.fitting.result import Reconstruction, check_divergence, warn_stopped
 from tomopy_dip.fitting.slabs import blend_weights, slabs
+from tomopy_dip.fitting.uncertainty import ENSEMBLE_MEMBERS, check_uncertainty, ensemble_sigma
 from tomopy_dip.options import with_changes
 from tomopy_dip.utils import cpu_bfloat16_units
 
@@ -125,6 +126,7 @@ def _check_plan(method: Method, options: Any, geoms: list, nslices: int, network
 def _run(method: Method, tomo: Any, theta: Any, center: Any, slice_offset: int | None,
          kwargs: dict) -> Reconstruction:
     options = method.parse(kwargs)
+    check_uncertainty(options, method)
     sino, th, two_d = check_sinograms(tomo, theta)
     nslices, _, ndet = sino.shape
     centers = slice_centers(center, nslices, ndet, options.beam, vectors=options.vectors is not None)
@@ -165,12 +167,15 @@ def _run(method: Method, tomo: Any, theta: Any, center: Any, slice_offset: int |
                 stopped = True
                 break
             part = fit_batch(method, options, sino[idx], [geoms[i] for i in idx], idx, pretrained)
+            if options.uncertainty == "ensemble" and not part["interrupted"]:
+                _ensemble(method, options, sino[idx], [geoms[i] for i in idx], idx, pretrained, part)
         parts.append((idx, part))
         if part["interrupted"]:
             stopped = True
             break
     gx, gy = geoms[0].shape_image
     images = np.zeros((nslices, gx, gy), np.float32)
+    sigma = np.zeros((nslices, gx, gy), np.float32) if options.uncertainty else None
     weight = np.zeros(nslices)
     owner_weight = np.zeros(nslices)
     n_done = max((len(p["history"]["loss"]) for _, p in parts), default=0)
@@ -184,6 +189,8 @@ def _run(method: Method, tomo: Any, theta: Any, center: Any, slice_offset: int |
     for idx, part in parts:
         w = blend_weights(idx, nslices, options.slab_overlap) if options.dims == 3 else np.ones(len(idx))
         images[idx] += w[:, None, None] * part["images"]
+        if sigma is not None:
+            sigma[idx] += w[:, None, None] * part["uncertainty"]
         weight[idx] += w
         own = [j for j, i in enumerate(idx) if w[j] > owner_weight[i]]  # the records of the heavier slab
         rows = [idx[j] for j in own]
@@ -199,17 +206,36 @@ def _run(method: Method, tomo: Any, theta: Any, center: Any, slice_offset: int |
             reasons[i] = part["stop_reason"]
     fitted = weight > 0
     images[fitted] /= weight[fitted, None, None].astype(np.float32)
+    if sigma is not None:
+        sigma[fitted] /= weight[fitted, None, None].astype(np.float32)
     check_divergence(method, options, reasons, runs)
     if stopped:
         warn_stopped(method, reasons, runs, slice_offset)
     if two_d:
         images = images[0]
+        sigma = None if sigma is None else sigma[0]
     networks = [None] * nslices
     for idx, part in parts:
         for i in idx:  # 3-D: the slab's slices share one network (the last slab's in an overlap)
             networks[i] = part["network"]
     return Reconstruction(images, history, iteration, scale, stopped, geoms, runs, reasons, ranges,
-                          networks if options.keep_network else [])
+                          networks if options.keep_network else [], sigma)
+
+
+def _ensemble(method: Method, options: Any, sino: np.ndarray, geoms: list, idx: list, pretrained: Any,
+              part: dict) -> None:
+    """``uncertainty="ensemble"``: fit the other members of ``part``'s ensemble (seeds
+    ``seed + 1``, ...) and set its uncertainty to their spread; a member stopped by Ctrl-C ends
+    the ensemble (``part`` then counts as interrupted, its spread from the finished members)."""
+    images = [part["images"]]
+    for j in range(1, ENSEMBLE_MEMBERS):
+        other = with_changes(options, seed=options.seed + j, uncertainty=None, keep_network=False)
+        member = fit_batch(method, other, sino, geoms, idx, pretrained)
+        if member["interrupted"]:
+            part["interrupted"], part["stop_reason"] = True, "interrupted"
+            break
+        images.append(member["images"])
+    part["uncertainty"] = ensemble_sigma(images) if len(images) > 1 else np.zeros_like(part["images"])
 
 
 def reconstruct(tomo: Any, theta: Any, center: Any = None, method: str = "tv_dip",
@@ -257,6 +283,13 @@ def reconstruct(tomo: Any, theta: Any, center: Any = None, method: str = "tv_dip
             Return the iterate of minimum loss, the last one, a moving average of the
             iterates (window ~100 iterations, :func:`average_weight`), or the mean of the
             ``stop_window`` iterates of least moving variance (ES-WMV's choice).
+        ``uncertainty`` (None, True, "spread" or "ensemble"; default None)
+            Return one standard deviation per pixel beside the images
+            (``Reconstruction.uncertainty``, the images' shape and units; the images are those
+            of the same call without it): ``"spread"`` (``True``) from the spread of the late
+            iterates, nearly free; ``"ensemble"`` from fits with ``ENSEMBLE_MEMBERS`` seeds, that
+            many times the cost (not for methods that start from a pretrained network). See
+            :mod:`~tomopy_dip.fitting.uncertainty`.
         ``init_network`` (:class:`~tomopy_dip.networks.FittedNetwork`, default None)
             Start every slice from this network (e.g. ``Reconstruction.networks[i]`` of the
             neighbouring slice, with ``keep_network=True``) instead of a random or pretrained

@@ -30,6 +30,7 @@ from tomopy_dip.fitting.hooks import Fit
 from tomopy_dip.fitting.problem import SliceBatch, slice_seed
 from tomopy_dip.fitting.selection import SELECTORS
 from tomopy_dip.fitting.stopping import STOPPERS
+from tomopy_dip.fitting.uncertainty import ESTIMATORS, Estimator
 from tomopy_dip.networks import FittedNetwork, UNet
 
 __all__ = ["fit_batch"]
@@ -111,6 +112,7 @@ def fit_batch(method: Any, options: Any, sino: np.ndarray, geoms: Sequence[Any],
     selector = SELECTORS[options.select](batch, options)
     stopper = STOPPERS[options.stop](options, batch)
     stopper.share(selector)
+    estimator = ESTIMATORS[options.uncertainty](batch, options) if options.uncertainty else Estimator(batch)
     opt = torch.optim.Adam(fit.params, lr=options.lr)
     # Linear warm-up: iteration k (from 0) uses lr * (k + 1) / lr_warmup. Adam's first updates
     # are about lr in every weight whatever the gradient; a pretrained network loses its start.
@@ -155,6 +157,7 @@ def fit_batch(method: Any, options: Any, sino: np.ndarray, geoms: Sequence[Any],
                 hist[key][k] = values[key].detach().cpu().numpy() if key in values else 0.0
             with torch.no_grad():
                 selector.update(k, fit.x.detach(), lv, hist)
+                estimator.update(k, fit.x.detach())
                 done = stopper.update(k, fit.x.detach(), float(hist["loss"][k].sum()))
             hist["seconds"][k] = time.perf_counter() - t0
             n_done = k + 1
@@ -184,6 +187,8 @@ def fit_batch(method: Any, options: Any, sino: np.ndarray, geoms: Sequence[Any],
         "images": (selector.image * scale).cpu().numpy().astype(np.float32),
         "history": {key: v[:n_done] for key, v in hist.items()},
         "iteration": selector.iteration,
+        "uncertainty": torch.nan_to_num(estimator.sigma(selector.image) * scale).clamp_min(0).cpu().numpy()
+        .astype(np.float32) if options.uncertainty else None,
         "scale": batch.scale.cpu().numpy(),
         "interrupted": interrupted,
         "stop_reason": reason,

@@ -63,6 +63,7 @@ class Reconstruction:
     stop_reason: list = field(default_factory=list)
     output_range: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), np.float32))
     networks: list = field(default_factory=list, repr=False)
+    uncertainty: np.ndarray | None = field(default=None, repr=False)
 
     def stop_summary(self) -> str:
         """Why the fits ended, in words, e.g. ``"2 converged after 650-820 iterations, 1 reached

@@ -101,6 +101,12 @@ class Algorithm:
             given = kwargs.setdefault(name, value)
             if given != value:
                 raise ValueError(f"{name}={given} does not match recon's shape {recon.shape}")
+        opts = kwargs.get("options")
+        if kwargs.get("uncertainty") or (isinstance(opts, dict) and opts.get("uncertainty")):
+            raise ValueError(
+                f"uncertainty: {self.method.name} as a TomoPy algorithm fills recon only, so the map would be lost; "
+                f"use tomopy_dip.reconstruct(tomo, theta, center, method={self.method.name!r}, "
+                "uncertainty=True), whose result has .images and .uncertainty")
         kwargs = tomopy_keywords(kwargs)
         if accelerated and multiprocessing.parent_process() is not None:
             share_cores()

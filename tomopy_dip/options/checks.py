@@ -175,6 +175,18 @@ def _stop(v: Any) -> str:
     return _rule("stop")(v)
 
 
+def _uncertainty(v: Any) -> str | None:
+    """``uncertainty``: None or False (none), True (the first estimator declared, the default)
+    or an estimator's name."""
+    if v is None or v is False:
+        return None
+    if v is True:
+        if "uncertainty" not in RULES:
+            raise RuntimeError("no rules are declared for 'uncertainty': import tomopy_dip.fitting first")
+        return next(iter(RULES["uncertainty"]))
+    return _rule("uncertainty")(v)
+
+
 def _dims(v: Any) -> int:
     v = int_check("dims", 2)(v)
     if v not in (2, 3):

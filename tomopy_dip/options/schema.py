@@ -8,7 +8,8 @@ from typing import Any, Callable, Mapping, Sequence
 
 from tomopy_dip.networks import DEFAULT_WIDTH, UNetConfig, default_channels, default_skip_channels
 from tomopy_dip.options.checks import (MAX_LR, _backtrack, _device, _dims, _init_network, _int_list_text,
-                                       _int_tuple, _memory, _seed, _select, _stop, _vectors, bool_check, callable_check,
+                                       _int_tuple, _memory, _seed, _select, _stop, _uncertainty,
+                                       _vectors, bool_check, callable_check,
                                        choice_check, float_check, int_check, optional_check)
 from tomopy_dip.physics.fbp import FILTERS
 from tomopy_dip.physics.geometry import BEAMS, PROJECTORS
@@ -90,6 +91,9 @@ _SHARED = [
     _kw("init_network", None, _init_network,
         "start from this network instead of a random or pretrained one: a FittedNetwork, e.g. "
         "Reconstruction.networks[i] of a neighbouring slice (with noise input, its input is reused)"),
+    _kw("uncertainty", None, _uncertainty,
+        "a per-pixel standard deviation beside each image (Reconstruction.uncertainty): spread (the late "
+        "iterates' spread, nearly free; True means it) or ensemble (fits from several seeds)"),
     _kw("keep_network", False, bool_check("keep_network"),
         "keep each slice's fitted network in Reconstruction.networks"),
     _kw("precision", "float32", choice_check("precision", ("float32", "bfloat16")),

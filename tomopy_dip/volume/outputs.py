@@ -5,6 +5,8 @@ Layout of ``DIR`` (dxchange's ``write_tiff_stack`` naming, ``NNNNN`` = the row i
     DIR/recon_NNNNN.tiff            one float32 slice; its TIFF description holds the slice's
                                     record: the run's settings, iterations, why it stopped
     DIR/history/history_NNNNN.csv   the slice's per-iteration history
+    DIR/uncertainty_NNNNN.tiff      with ``uncertainty``: one standard deviation per pixel, float32,
+                                    in the slice's units (written before the slice)
     DIR/summary.json                the run: settings, plan, per-row status; updated as slices finish
     DIR/recon.png, convergence.png  previews, written at the end
 
@@ -30,7 +32,7 @@ from tomopy_dip.data.files import read_history_csv, write_history_csv, write_tif
 from tomopy_dip.volume.scan import SettingError
 from tomopy_dip.utils import atomic_write, jsonable
 
-__all__ = ["ResultDirectory", "slice_name", "settings_differences"]
+__all__ = ["ResultDirectory", "slice_name", "uncertainty_name", "settings_differences"]
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +44,11 @@ _SLICE = re.compile(r"^recon_(\d{5,})\.tiff$")
 def slice_name(row: int) -> str:
     """The file of row ``row``: ``recon_00042.tiff`` (dxchange's ``write_tiff_stack`` naming)."""
     return f"recon_{int(row):05d}.tiff"
+
+
+def uncertainty_name(row: int) -> str:
+    """The uncertainty map of row ``row``: ``uncertainty_00042.tiff``."""
+    return f"uncertainty_{int(row):05d}.tiff"
 
 
 def settings_differences(recorded: Mapping[str, Any], now: Mapping[str, Any], prefix: str = "") -> list[str]:
@@ -63,6 +70,13 @@ def settings_differences(recorded: Mapping[str, Any], now: Mapping[str, Any], pr
     return out
 
 
+def _estimator(value: Any) -> str:
+    """The estimator's name of an ``uncertainty`` keyword (``True``: the default one)."""
+    from tomopy_dip.fitting.uncertainty import DEFAULT_ESTIMATOR
+
+    return value if isinstance(value, str) else DEFAULT_ESTIMATOR
+
+
 class ResultDirectory:
     """The output directory of a scan (see the module docstring for its layout).
 
@@ -77,6 +91,8 @@ class ResultDirectory:
     def __init__(self, path: str | os.PathLike, settings: Mapping[str, Any]) -> None:
         self.path = Path(path).expanduser()
         self.settings = jsonable(dict(settings))
+        #: Whether each slice has an uncertainty map beside it (the run's ``uncertainty`` keyword).
+        self.uncertainty = bool(self.settings.get("keywords", {}).get("uncertainty"))
 
     # ------------------------------------------------------------------ before any work
     def prepare(self, overwrite: bool = False, resume: bool = False) -> None:
@@ -141,6 +157,9 @@ class ResultDirectory:
             f = self.path / slice_name(row)
             if not f.is_file():
                 continue
+            if self.uncertainty and not self.uncertainty_path(row).is_file():
+                log.warning("%s has no uncertainty map beside it: it will be fitted again", f.name)
+                continue
             record = self.read_record(f)
             if record is None:
                 log.warning("%s is not a slice written by tomopy-dip: it will be fitted again", f.name)
@@ -172,22 +191,38 @@ class ResultDirectory:
     def slice_path(self, row: int) -> Path:
         return self.path / slice_name(row)
 
+    def uncertainty_path(self, row: int) -> Path:
+        return self.path / uncertainty_name(row)
+
     def history_path(self, row: int) -> Path:
         return self.path / HISTORY_DIR / f"history_{int(row):05d}.csv"
 
     def write_slice(self, row: int, image: np.ndarray, record: Mapping[str, Any],
-                    history: Mapping[str, np.ndarray]) -> Path:
-        """Write a finished slice and its history (each atomically); the history first, so a
-        slice file always has its history beside it."""
+                    history: Mapping[str, np.ndarray], uncertainty: np.ndarray | None = None) -> Path:
+        """Write a finished slice, its history and its uncertainty map (each atomically); those
+        first, so a slice file always has them beside it."""
         hist = {k: np.asarray(v).reshape(-1, 1) for k, v in history.items()}
         write_history_csv(self.history_path(row), hist, slices=[row])
         meta = {"tomopy_dip": {**jsonable(dict(record)), "settings": self.settings}}
+        if self.uncertainty:
+            sigma = np.asarray(uncertainty, np.float32)
+            if sigma.shape != np.shape(image) or not np.all(np.isfinite(sigma)) or (sigma < 0).any():
+                raise ValueError(f"row {row}: the uncertainty map must be finite, non-negative and of the slice's "
+                                 f"shape {np.shape(image)}")
+            write_tiff_stack(self.uncertainty_path(row), sigma, metadata={"tomopy_dip": {
+                "row": int(row), "units": "one standard deviation per pixel, in the slice's units",
+                "estimator": _estimator(self.settings["keywords"]["uncertainty"])}})
         return write_tiff_stack(self.slice_path(row), np.asarray(image, np.float32), metadata=meta)
 
     def read_slice(self, row: int) -> np.ndarray:
         import tifffile
 
         return np.asarray(tifffile.imread(self.slice_path(row)), dtype=np.float32)
+
+    def read_uncertainty(self, row: int) -> np.ndarray:
+        import tifffile
+
+        return np.asarray(tifffile.imread(self.uncertainty_path(row)), dtype=np.float32)
 
     def read_history(self, row: int) -> dict[str, np.ndarray]:
         h = read_history_csv(self.history_path(row))

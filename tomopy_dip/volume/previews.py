@@ -17,7 +17,8 @@ CONVERGENCE_SLICES = 8
 def write_previews(results: ResultDirectory, rows: list, records: dict, fbps: dict[int, np.ndarray],
               title: str) -> dict[str, Path]:
     """``recon.png`` (the FBP beside the result of the middle row fitted now, else the finished
-    slices) and ``convergence.png`` (up to :data:`CONVERGENCE_SLICES` slices)."""
+    slices; with uncertainty maps, the map of that row beside it) and ``convergence.png`` (up to
+    :data:`CONVERGENCE_SLICES` slices)."""
     from tomopy_dip.interfaces.plotting import plot_comparison, plot_convergence, save_preview
 
     done = [r for r in rows if records.get(r, {}).get("status") == "done"]
@@ -26,10 +27,13 @@ def write_previews(results: ResultDirectory, rows: list, records: dict, fbps: di
     files: dict[str, Path] = {}
     png = results.path / "recon.png"
     shown = [r for r in fbps if r in done]
-    if shown:
-        r = shown[0]
-        files["recon.png"] = plot_comparison({f"FBP, row {r}": fbps[r], f"{title.split(': ')[-1]}, row {r}":
-                                              results.read_slice(r)}, png, title=title, common_range=False)
+    if shown or results.uncertainty:
+        r = shown[0] if shown else done[len(done) // 2]
+        panels = {f"FBP, row {r}": fbps[r]} if shown else {}
+        panels[f"{title.split(': ')[-1]}, row {r}"] = results.read_slice(r)
+        if results.uncertainty:
+            panels[f"uncertainty (one standard deviation), row {r}"] = results.read_uncertainty(r)
+        files["recon.png"] = plot_comparison(panels, png, title=title, common_range=False)
     else:
         pick = [done[i] for i in np.unique(np.linspace(0, len(done) - 1, min(len(done), 4)).round().astype(int))]
         files["recon.png"] = save_preview(png, np.stack([results.read_slice(r) for r in pick]),

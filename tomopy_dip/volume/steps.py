@@ -15,6 +15,7 @@ from typing import Any, Callable
 import numpy as np
 
 from tomopy_dip._version import __version__
+from tomopy_dip.fitting.uncertainty import check_uncertainty
 from tomopy_dip.methods import get_method
 from tomopy_dip.physics.geometry import default_center
 from tomopy_dip.volume.outputs import ResultDirectory
@@ -80,9 +81,11 @@ class VolumeRun:
         auto = algorithm == AUTO
         method = get_method(SEED_METHOD if auto else algorithm)
         options = method.parse({**keywords, "progress": s.progress})
+        check_uncertainty(options, method)
         if auto:  # the keywords must serve both methods of the route
             row = get_method(ROW_METHOD)
-            row.parse({**ROW_KEYWORDS, **keywords, "progress": s.progress}, where=f"algorithm='auto' ({row.name})")
+            check_uncertainty(row.parse({**ROW_KEYWORDS, **keywords, "progress": s.progress},
+                                        where=f"algorithm='auto' ({row.name})"), row)
             seeding = scan_pretrain_setting(s.scan_pretrain, row, options, keywords, s.warm_start)
         else:
             seeding = scan_pretrain_setting(s.scan_pretrain, method, options, keywords, s.warm_start)

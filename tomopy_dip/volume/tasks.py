@@ -144,7 +144,8 @@ def run_task(task: Task, on_slice: Callable[[dict], None] | None = None) -> dict
             record = _record(row, res, seconds, "interrupted", task.algorithm)
         else:
             record = {**_record(row, res, seconds, "done", task.algorithm), "file": results.slice_path(row).name}
-            results.write_slice(row, res.images, record, {k: v[:, 0] for k, v in res.history.items()})
+            results.write_slice(row, res.images, record, {k: v[:, 0] for k, v in res.history.items()},
+                                res.uncertainty)
         if row in task.preview and not res.interrupted:
             previews[row] = _fbp_image(res, scan.sinograms[i], task.keywords.get("filter_name", "hann"))
         records.append(record)
@@ -175,7 +176,8 @@ def _run_slab(task: Task, results: Any, scan: Any, on_slice: Callable[[dict], No
             record = _record(row, res, seconds, "interrupted", task.algorithm, i)
         else:
             record = {**_record(row, res, seconds, "done", task.algorithm, i), "file": results.slice_path(row).name}
-            results.write_slice(row, res.images[i], record, {k: v[:, i] for k, v in res.history.items()})
+            results.write_slice(row, res.images[i], record, {k: v[:, i] for k, v in res.history.items()},
+                                None if res.uncertainty is None else res.uncertainty[i])
             if row in task.preview:
                 previews[row] = _fbp_image(res, scan.sinograms[i], task.keywords.get("filter_name", "hann"))
         records.append(record)
