@@ -1,25 +1,28 @@
 """#38: per-pixel uncertainty maps, measured for calibration against a truth.
 
-Each problem is fitted once per estimator with its calibration factor at 1 (the raw map; the
-factors of :mod:`tomopy_dip.fitting.uncertainty` are set to 1 in this process), and the image,
-the raw map, the reference and the seconds are cached in ``benchmarks/cache/uncertainty``.
-The factor of an estimator is then fitted on the *training* problems only: simulated porous
-rows (``common.porous_volume``, seed 1, Poisson noise on 10^4 counts), the factor that puts 95 %
-of their pixels' errors within ±2σ. It is reported on problems it never saw: the five HTC
-training phantoms (real fan-beam data, 720-view SIRT-300 reference) and rows of the simulated
-coherent scan of ``scan.py`` (seed 0). Figures (:func:`tomopy_dip.metrics.calibration`, inside
-the disc of 90 % of the grid): 2σ coverage, Spearman's rank correlation of σ with |error| over
-8×8 blocks, the Gaussian NLL against that of the best constant σ, and the cost against a plain
-fit (``--cost``: seconds per iteration with and without the map, alternating short runs).
+Each problem is fitted once by the method at its defaults (``--seeds N``: N times, seeds 0, 1,
+...) and its candidate maps are recorded from the iterates by a callback (:data:`CANDIDATES`;
+``spread_run`` is what ``uncertainty="spread"`` computes); the image, the maps, the reference and
+the seconds are cached in ``benchmarks/cache/uncertainty``. The factor of each map is then fitted
+on the *training* problems only: simulated porous rows (``common.porous_volume``, seed 1, Poisson
+noise on 10^4 counts), the factor that puts 95 % of their pixels' errors within ±2σ, per view
+count (``package``: the package's own factor, ``SPREAD_FACTOR``). It is reported on problems it
+never saw: the five HTC training phantoms (real fan-beam data, 720-view SIRT-300 reference) and
+rows 8 and 24 of the simulated coherent scan of ``scan.py`` (seed 0). Figures
+(:func:`tomopy_dip.metrics.calibration`, inside the disc of 90 % of the grid): 2σ coverage,
+Spearman's rank correlation of σ with |error| over 8×8 blocks, the Gaussian NLL against that of
+the best constant σ; ``--cost``: seconds per iteration with and without the map, alternating
+short runs.
 
-Usage (alone on the machine)::
+Usage (alone on the machine, or side by side with one thread each)::
 
-    python benchmarks/uncertainty.py --size 256 --views 60 20 --estimators spread
-    python benchmarks/uncertainty.py --size 128 --views 60 20 --estimators spread ensemble
+    python benchmarks/uncertainty.py --size 128 --views 60 --fit-only   # beside --views 20 --fit-only
+    python benchmarks/uncertainty.py --size 128 --views 60 20           # the analysis (cached fits)
+    python benchmarks/uncertainty.py --size 128 --views 60 --seeds 3 --only ta tb   # the ensemble
     python benchmarks/uncertainty.py --size 256 --views 60 --train-size 128 --only ta tb tc td solid_disc
     python benchmarks/uncertainty.py --size 128 --views 60 --cost
     python benchmarks/uncertainty.py --size 128 --views 60 20 --report
-    python benchmarks/uncertainty.py --size 128 --views 60 --figure ta    # docs/src/img/uncertainty_example.png
+    python benchmarks/uncertainty.py --size 128 --views 60 --figure ta  # docs/src/img/uncertainty_example.png
 """
 
 from __future__ import annotations
@@ -272,7 +275,7 @@ def main() -> None:
     p.add_argument("--cost", action="store_true", help="only the seconds per iteration with and without the map")
     p.add_argument("--report", action="store_true")
     p.add_argument("--figure", default=None, metavar="PROBLEM",
-                   help="write the docs' example figure of PROBLEM (first --views, first --estimators)")
+                   help="write the docs' example figure of PROBLEM (first --views, --estimator)")
     args = p.parse_args()
     if args.figure:
         out = ROOT / "docs" / "src" / "img" / "uncertainty_example.png"
