@@ -185,3 +185,11 @@ def test_a_tomopy_callable_refuses_a_map_it_could_not_return(sino, how):
     with pytest.raises(ValueError, match=r"uncertainty: tv_dip as a TomoPy algorithm .*tomopy_dip.reconstruct"):
         tomopy_dip.tv_dip(sino[None], np.array([16.0], np.float32), recon, THETA, **kw)
     assert not recon.any()
+
+
+def test_tomopy_dip_recon_refuses_a_map_too():
+    import tomopy_dip
+
+    with pytest.raises(ValueError, match="uncertainty: tv_dip as a TomoPy algorithm"):
+        tomopy_dip.recon(np.ones((24, 1, 24), np.float32), THETA, algorithm="tv_dip", uncertainty=True,
+                         num_iter=2, progress=False)
