@@ -67,7 +67,7 @@ from tomopy_dip.fitting.method import Method, get_method
 from tomopy_dip.fitting.problem import check_sinograms, slice_centers, slice_geometries
 from tomopy_dip.fitting.result import Reconstruction, check_divergence, warn_stopped
 from tomopy_dip.fitting.slabs import blend_weights, slabs
-from tomopy_dip.fitting.uncertainty import ENSEMBLE_MEMBERS, check_uncertainty, ensemble_sigma
+from tomopy_dip.fitting.uncertainty import ESTIMATORS, check_uncertainty
 from tomopy_dip.options import with_changes
 from tomopy_dip.utils import cpu_bfloat16_units
 
@@ -167,8 +167,8 @@ def _run(method: Method, tomo: Any, theta: Any, center: Any, slice_offset: int |
                 stopped = True
                 break
             part = fit_batch(method, options, sino[idx], [geoms[i] for i in idx], idx, pretrained)
-            if options.uncertainty == "ensemble" and not part["interrupted"]:
-                _ensemble(method, options, sino[idx], [geoms[i] for i in idx], idx, pretrained, part)
+            if options.uncertainty and ESTIMATORS[options.uncertainty].members > 1 and not part["interrupted"]:
+                _members(method, options, sino[idx], [geoms[i] for i in idx], idx, pretrained, part)
         parts.append((idx, part))
         if part["interrupted"]:
             stopped = True
@@ -222,20 +222,22 @@ def _run(method: Method, tomo: Any, theta: Any, center: Any, slice_offset: int |
                           networks if options.keep_network else [], sigma)
 
 
-def _ensemble(method: Method, options: Any, sino: np.ndarray, geoms: list, idx: list, pretrained: Any,
-              part: dict) -> None:
-    """``uncertainty="ensemble"``: fit the other members of ``part``'s ensemble (seeds
-    ``seed + 1``, ...) and set its uncertainty to their spread; a member stopped by Ctrl-C ends
-    the ensemble (``part`` then counts as interrupted, its spread from the finished members)."""
+def _members(method: Method, options: Any, sino: np.ndarray, geoms: list, idx: list, pretrained: Any,
+             part: dict) -> None:
+    """An estimator of several members (``uncertainty="ensemble"``): fit the other members of
+    ``part`` (seeds ``seed + 1``, ...) and set its uncertainty to their combination; a member
+    stopped by Ctrl-C ends the ensemble (``part`` then counts as interrupted, its map from the
+    finished members)."""
+    estimator = ESTIMATORS[options.uncertainty]
     images = [part["images"]]
-    for j in range(1, ENSEMBLE_MEMBERS):
+    for j in range(1, estimator.members):
         other = with_changes(options, seed=options.seed + j, uncertainty=None, keep_network=False)
         member = fit_batch(method, other, sino, geoms, idx, pretrained)
         if member["interrupted"]:
             part["interrupted"], part["stop_reason"] = True, "interrupted"
             break
         images.append(member["images"])
-    part["uncertainty"] = ensemble_sigma(images) if len(images) > 1 else np.zeros_like(part["images"])
+    part["uncertainty"] = estimator.combine(images) if len(images) > 1 else np.zeros_like(part["images"])
 
 
 def reconstruct(tomo: Any, theta: Any, center: Any = None, method: str = "tv_dip",

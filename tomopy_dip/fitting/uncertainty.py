@@ -30,7 +30,7 @@ import torch
 from tomopy_dip.options import declare_rules
 
 __all__ = ["Estimator", "Spread", "Ensemble", "ESTIMATORS", "DEFAULT_ESTIMATOR", "SPREAD_FACTOR",
-           "ENSEMBLE_MEMBERS", "ENSEMBLE_FACTOR", "ensemble_sigma", "check_uncertainty"]
+           "ENSEMBLE_MEMBERS", "ENSEMBLE_FACTOR", "check_uncertainty"]
 
 #: Calibration of ``"spread"``: sigma = factor * the iterates' late-weighted standard deviation.
 #: Fitted on training data only: simulated porous rows (4 and 12 of ``benchmarks/common.porous_volume``,
@@ -49,6 +49,10 @@ class Estimator:
     """The uncertainty of a batch's fit: sees every iterate (:meth:`update`) and gives one
     standard deviation per pixel at unit data scale (:meth:`sigma`)."""
 
+    #: Fits from different seeds it takes (1: the fit itself); the engine fits the others and
+    #: combines their images with :meth:`combine`.
+    members = 1
+
     def __init__(self, batch: Any, options: Any = None) -> None:
         self.batch = batch
 
@@ -58,6 +62,11 @@ class Estimator:
     def sigma(self, image: torch.Tensor) -> torch.Tensor:
         """``(B, nx, ny)`` at unit scale for the returned ``image`` (unit scale)."""
         return torch.zeros_like(self.batch.fbp)
+
+    @staticmethod
+    def combine(images: list[np.ndarray]) -> np.ndarray:
+        """The map of several members' ``images`` (each ``(B, nx, ny)``, input units)."""
+        raise NotImplementedError
 
 
 class Spread(Estimator):
@@ -89,19 +98,22 @@ class Spread(Estimator):
 
 class Ensemble(Estimator):
     """The spread of :data:`ENSEMBLE_MEMBERS` fits with seeds ``seed``, ``seed + 1``, ...: the
-    engine runs the other members (:func:`ensemble_sigma`); within one fit it records nothing."""
+    engine runs the other members; within one fit it records nothing."""
 
+    members = ENSEMBLE_MEMBERS
 
-def ensemble_sigma(images: list[np.ndarray]) -> np.ndarray:
-    """:data:`ENSEMBLE_FACTOR` times the standard deviation (``ddof=1``) over the members'
-    ``images`` (each ``(B, nx, ny)``, input units).
+    @staticmethod
+    def combine(images: list[np.ndarray]) -> np.ndarray:
+        """:data:`ENSEMBLE_FACTOR` times the standard deviation (``ddof=1``) over the members'
+        ``images``.
 
-    Examples
-    --------
-    >>> round(float(ensemble_sigma([np.zeros((1, 2, 2)), np.full((1, 2, 2), 2.0)])[0, 0, 0] / ENSEMBLE_FACTOR), 5)
-    1.41421
-    """
-    return (ENSEMBLE_FACTOR * np.std(np.stack(images), axis=0, ddof=1)).astype(np.float32)
+        Examples
+        --------
+        >>> two = [np.zeros((1, 2, 2)), np.full((1, 2, 2), 2.0)]
+        >>> round(float(Ensemble.combine(two)[0, 0, 0] / ENSEMBLE_FACTOR), 5)
+        1.41421
+        """
+        return (ENSEMBLE_FACTOR * np.std(np.stack(images), axis=0, ddof=1)).astype(np.float32)
 
 
 #: The estimators of the ``uncertainty`` keyword, by name (:func:`tomopy_dip.options.declare_rules`).
@@ -117,18 +129,19 @@ def check_uncertainty(options: Any, method: Any) -> None:
     Raises
     ------
     ValueError
-        ``uncertainty`` with ``num_iter=0`` (no iterates to spread), or ``"ensemble"`` where
-        every member would start from the same network (``init_network``, or a method that
-        starts from a pretrained one), so that their spread says nothing.
+        ``uncertainty`` with ``num_iter=0`` (no iterates to spread), or an estimator of several
+        members (``"ensemble"``) where every member would start from the same network
+        (``init_network``, or a method that starts from a pretrained one), so that their spread
+        says nothing.
     """
     if options.uncertainty is None:
         return
     if options.num_iter == 0:
         raise ValueError(f"uncertainty={options.uncertainty!r} needs iterations: num_iter=0 returns the start "
                          "image, whose uncertainty this fit cannot estimate")
-    if options.uncertainty == "ensemble":
+    if ESTIMATORS[options.uncertainty].members > 1:
         start = "init_network" if options.init_network is not None else \
             f"the method {method.name!r} (a pretrained network)" if method.load_network is not None else None
         if start is not None:
-            raise ValueError(f"uncertainty='ensemble' fits networks from different seeds, but with {start} they all "
-                             "start from the same one: use uncertainty='spread'")
+            raise ValueError(f"uncertainty={options.uncertainty!r} fits networks from different seeds, but with {start} "
+                             f"they all start from the same one: use uncertainty={DEFAULT_ESTIMATOR!r}")

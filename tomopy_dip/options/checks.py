@@ -107,7 +107,6 @@ def callable_check(name: str) -> Callable[[Any], Any]:
     return check
 
 
-
 def _int_tuple(name: str) -> Callable[[Any], tuple]:
     def check(v: Any) -> tuple:
         try:
@@ -140,7 +139,6 @@ def optional_check(check: Callable[[Any], Any]) -> Callable[[Any], Any]:
     return lambda v: None if v is None else check(v)
 
 
-
 #: The rules of the keywords whose values are rules of the fitting engine (``select``,
 #: ``stop``), by keyword: the engine's own registries
 #: (:data:`~tomopy_dip.fitting.selection.SELECTORS`, :data:`~tomopy_dip.fitting.stopping.STOPPERS`),
@@ -158,13 +156,16 @@ def declare_rules(keyword: str, rules: Mapping[str, Any]) -> None:
     RULES[keyword] = rules
 
 
+def _declared(keyword: str) -> Mapping[str, Any]:
+    """The rules declared for ``keyword`` (:func:`declare_rules`)."""
+    if keyword not in RULES:
+        raise RuntimeError(f"no rules are declared for {keyword!r}: import tomopy_dip.fitting first")
+    return RULES[keyword]
+
+
 def _rule(keyword: str) -> Callable[[Any], str]:
     """Check of a keyword whose values are the rules declared for it (:func:`declare_rules`)."""
-    def check(v: Any) -> str:
-        if keyword not in RULES:
-            raise RuntimeError(f"no rules are declared for {keyword!r}: import tomopy_dip.fitting first")
-        return choice_check(keyword, tuple(RULES[keyword]))(v)
-    return check
+    return lambda v: choice_check(keyword, tuple(_declared(keyword)))(v)
 
 
 def _select(v: Any) -> str:
@@ -181,9 +182,7 @@ def _uncertainty(v: Any) -> str | None:
     if v is None or v is False:
         return None
     if v is True:
-        if "uncertainty" not in RULES:
-            raise RuntimeError("no rules are declared for 'uncertainty': import tomopy_dip.fitting first")
-        return next(iter(RULES["uncertainty"]))
+        return next(iter(_declared("uncertainty")))
     return _rule("uncertainty")(v)
 
 

@@ -231,7 +231,6 @@ def resolve_rows(slices: Any, nrows: int, path: str | os.PathLike = "the file") 
     >>> resolve_rows((0, 3, 2), 10), resolve_rows(None, 3), resolve_rows((8, 20), 10)
     ([0, 2], [0, 1, 2], [8, 9])
     """
-    
     rows = list(range(*as_slice(slices, "slices").indices(nrows)))
     if not rows:
         raise DataFileError(f"{path}: the selection slices={slices!r} picks no row of its {nrows} row(s)")
