@@ -149,6 +149,16 @@ def test_the_command_line_writes_a_map_beside_each_slice_and_resumes_it(tmp_path
     assert (out / "recon.png").is_file()
 
 
+@pytest.mark.parametrize("bad", ["nan", "negative", "shape"])
+def test_a_map_that_is_not_a_standard_deviation_never_reaches_a_file(tmp_path, bad):
+    results = ResultDirectory(tmp_path, {"keywords": {"uncertainty": True}})
+    image = np.ones((8, 8), np.float32)
+    sigma = {"nan": np.full((8, 8), np.nan), "negative": -image, "shape": np.ones((4, 4))}[bad]
+    with pytest.raises(ValueError, match="row 3: the uncertainty map must be finite, non-negative"):
+        results.write_slice(3, image, {}, {"loss": np.zeros(2)}, sigma)
+    assert not any(tmp_path.rglob("*"))  # nothing of the row was written
+
+
 def test_dask_writes_the_maps_of_a_serial_run(tmp_path):
     distributed = pytest.importorskip("distributed")
     scan = synthetic_exchange(tmp_path / "scan.h5", nrows=2)

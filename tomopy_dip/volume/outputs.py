@@ -201,14 +201,15 @@ class ResultDirectory:
                     history: Mapping[str, np.ndarray], uncertainty: np.ndarray | None = None) -> Path:
         """Write a finished slice, its history and its uncertainty map (each atomically); those
         first, so a slice file always has them beside it."""
-        hist = {k: np.asarray(v).reshape(-1, 1) for k, v in history.items()}
-        write_history_csv(self.history_path(row), hist, slices=[row])
-        meta = {"tomopy_dip": {**jsonable(dict(record)), "settings": self.settings}}
-        if self.uncertainty:
+        if self.uncertainty:  # checked before anything of the row is written
             sigma = np.asarray(uncertainty, np.float32)
             if sigma.shape != np.shape(image) or not np.all(np.isfinite(sigma)) or (sigma < 0).any():
                 raise ValueError(f"row {row}: the uncertainty map must be finite, non-negative and of the slice's "
                                  f"shape {np.shape(image)}")
+        hist = {k: np.asarray(v).reshape(-1, 1) for k, v in history.items()}
+        write_history_csv(self.history_path(row), hist, slices=[row])
+        meta = {"tomopy_dip": {**jsonable(dict(record)), "settings": self.settings}}
+        if self.uncertainty:
             write_tiff_stack(self.uncertainty_path(row), sigma, metadata={"tomopy_dip": {
                 "row": int(row), "units": "one standard deviation per pixel, in the slice's units",
                 "estimator": _estimator(self.settings["keywords"]["uncertainty"])}})
